@@ -24,5 +24,6 @@ pub mod os;
 pub mod plan;
 pub mod redfish;
 pub mod render;
+pub mod secret;
 pub mod sim;
 pub mod spec;
