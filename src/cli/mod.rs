@@ -1,1 +1,214 @@
-//! TODO
+//! The command line: parse arguments, resolve settings, call the library, render. Thin by
+//! design; no domain logic lives here.
+
+mod explain;
+mod show;
+mod validate;
+
+use crate::render::diagnostics::Style;
+use crate::spec::{LoadOptions, LoadedFleet};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Desired state for bare-metal fleets: BMC, BIOS, DPU, NICs, hugepages and cloud-init from
+/// a Git repo, planned against the live state read over Redfish.
+#[derive(Debug, Parser)]
+#[command(name = "bmfleet", version, about, long_about = None, max_term_width = 100)]
+pub struct Cli {
+    /// Global options.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The fleet repo (directory holding the YAML specs).
+    #[arg(
+        long,
+        global = true,
+        env = "BMFLEET_FLEET",
+        default_value = ".",
+        value_name = "DIR"
+    )]
+    pub fleet: PathBuf,
+    /// Read the specs from this Git revision (branch, tag, SHA, `HEAD~2`) instead of the
+    /// work tree; the work tree is not touched.
+    #[arg(long = "ref", global = true, value_name = "REV")]
+    pub revision: Option<String>,
+    /// When to use colour: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+/// Colour choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour on a terminal unless `NO_COLOR` is set.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the fleet specs and report every problem with its file:line:column.
+    #[command(
+        after_help = "Examples:\n  bmfleet validate --fleet examples/fleet\n  bmfleet validate --ref main --format github\n\nExit status: 0 valid, 1 invalid."
+    )]
+    Validate(validate::ValidateArgs),
+    /// Print a host's effective spec (fleet defaults <- profiles <- host).
+    #[command(
+        after_help = "Examples:\n  bmfleet show r1-n01 --fleet examples/fleet\n  bmfleet show r1-n01 --format json"
+    )]
+    Show(show::ShowArgs),
+    /// Name the file:line that set a value of a host, and the chain it overrode.
+    #[command(
+        after_help = "Examples:\n  bmfleet explain r1-n01 network.interfaces[bond0].mtu\n  bmfleet explain r2-s01 bios.attributes.SriovGlobalEnable"
+    )]
+    Explain(explain::ExplainArgs),
+    /// Print the JSON Schema of fleet specs.
+    #[command(after_help = "Examples:\n  bmfleet schema > schemas/fleet.schema.json")]
+    Schema,
+}
+
+/// Entry point of the binary: parses `std::env::args`, runs, and maps the outcome to an exit
+/// status (0 success, 1 error, 2 "changes present" for `plan --detailed-exitcode`).
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut out = std::io::stdout().lock();
+    match run(cli, &mut out) {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = out.flush();
+            eprintln!("{e:?}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Settings resolved from the arguments and the environment.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// Rendering style.
+    pub style: Style,
+}
+
+impl Ctx {
+    fn from_global(g: &GlobalArgs) -> Self {
+        let tty = std::io::stdout().is_terminal();
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let color = match g.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => tty && !no_color,
+        };
+        let width = std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(100);
+        Self {
+            style: Style { color, width },
+        }
+    }
+}
+
+/// Runs a parsed command line, writing its output to `out`.
+///
+/// # Errors
+/// A miette report for failures that are not spec diagnostics (missing fleet directory,
+/// bad `--ref`, unknown host, I/O).
+pub fn run(cli: Cli, out: &mut dyn Write) -> miette::Result<ExitCode> {
+    let ctx = Ctx::from_global(&cli.global);
+    match cli.command {
+        Command::Validate(args) => validate::run(&cli.global, &ctx, &args, out),
+        Command::Show(args) => show::run(&cli.global, &ctx, &args, out),
+        Command::Explain(args) => explain::run(&cli.global, &ctx, &args, out),
+        Command::Schema => {
+            write_out(out, &crate::spec::schema::fleet_schema_text())?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Loads the fleet named by the global options.
+///
+/// # Errors
+/// When the fleet directory or revision cannot be opened.
+pub fn load(g: &GlobalArgs) -> miette::Result<LoadedFleet> {
+    Ok(crate::spec::load(&LoadOptions {
+        fleet_dir: g.fleet.clone(),
+        revision: g.revision.clone(),
+    })?)
+}
+
+/// Writes text to the output.
+///
+/// # Errors
+/// On I/O failure (a closed pipe is not an error).
+pub fn write_out(out: &mut dyn Write, text: &str) -> miette::Result<()> {
+    match out.write_all(text.as_bytes()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(miette::miette!("writing output: {e}")),
+    }
+}
+
+/// Fails with a report listing the diagnostics when the fleet has errors (for commands that
+/// need a valid fleet).
+///
+/// # Errors
+/// When the fleet has errors.
+pub fn require_valid(fleet: &LoadedFleet, ctx: &Ctx) -> miette::Result<()> {
+    if !fleet.has_errors() {
+        return Ok(());
+    }
+    let errors: Vec<_> = fleet
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == crate::spec::Severity::Error)
+        .cloned()
+        .collect();
+    let text = crate::render::diagnostics::human(&errors, &fleet.sources, ctx.style);
+    Err(miette::miette!(
+        code = "bmfleet::spec::invalid",
+        help = "run `bmfleet validate` for the full report",
+        "the fleet specs have {} error(s):\n\n{text}",
+        errors.len()
+    ))
+}
+
+/// Finds a host or fails with a "did you mean" hint.
+///
+/// # Errors
+/// When no host has that name.
+pub fn find_host<'a>(fleet: &'a LoadedFleet, name: &str) -> miette::Result<&'a crate::spec::Host> {
+    fleet.host(name).ok_or_else(|| {
+        let hint = crate::spec::check::did_you_mean(
+            name,
+            fleet.hosts.iter().map(|h| h.name.as_str()),
+        )
+        .map_or_else(
+            || {
+                format!(
+                    "the fleet has {} hosts; `bmfleet validate` lists problems that may hide one",
+                    fleet.hosts.len()
+                )
+            },
+            |b| format!("did you mean `{b}`?"),
+        );
+        miette::miette!(
+            code = "bmfleet::cli::unknown_host",
+            help = hint,
+            "no host named `{name}` in the fleet"
+        )
+    })
+}

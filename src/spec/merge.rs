@@ -1,0 +1,209 @@
+//! Merging layers into an effective host: fleet defaults <- profiles in order <- the host.
+//!
+//! Rules (the same as `kubectl`'s strategic merge for the parts that matter here):
+//! - mappings merge deep;
+//! - `network.interfaces` merge by `name` (an NNCP-style list keyed by interface name);
+//! - other lists, and the one-of objects `boot.override` and `cloudInit.userData` /
+//!   `metaData` / `networkConfig`, replace as a whole;
+//! - an explicit `null` removes the inherited value (RFC 7386 JSON merge patch).
+//!
+//! Every replaced value keeps the spans of the values it overrode ([`Node::overrode`]), so
+//! `bmfleet explain` can name the file:line that set a value and the chain it overrode.
+
+use super::yaml::{Node, Value};
+
+/// Keys whose values replace as a whole instead of merging.
+pub const ATOMIC_KEYS: &[&str] = &["override", "userData", "metaData", "networkConfig"];
+
+/// Merges `overlay` on top of `base` (both mappings; anything else replaces).
+pub fn merge(base: &mut Node, overlay: &Node) {
+    merge_at(base, overlay, None);
+}
+
+fn merge_at(base: &mut Node, overlay: &Node, parent_key: Option<&str>) {
+    let (Value::Map(base_entries), Value::Map(over_entries)) = (&mut base.value, &overlay.value)
+    else {
+        replace(base, overlay);
+        return;
+    };
+    for entry in over_entries {
+        let pos = base_entries.iter().position(|e| e.key == entry.key);
+        match (pos, &entry.value.value) {
+            (Some(i), Value::Null) => {
+                base_entries.remove(i);
+            }
+            (None, Value::Null) => {}
+            (None, _) => base_entries.push(entry.clone()),
+            (Some(i), _) => {
+                let Some(target) = base_entries.get_mut(i) else {
+                    continue;
+                };
+                target.key_span = entry.key_span;
+                let key = entry.key.as_str();
+                if ATOMIC_KEYS.contains(&key) {
+                    replace(&mut target.value, &entry.value);
+                } else if key == "interfaces" && parent_key == Some("network") {
+                    merge_by_name(&mut target.value, &entry.value);
+                } else if matches!(
+                    (&target.value.value, &entry.value.value),
+                    (Value::Map(_), Value::Map(_))
+                ) {
+                    merge_at(&mut target.value, &entry.value, Some(key));
+                } else {
+                    replace(&mut target.value, &entry.value);
+                }
+            }
+        }
+    }
+}
+
+fn replace(base: &mut Node, overlay: &Node) {
+    let mut history = std::mem::take(&mut base.overrode);
+    history.push(base.span);
+    let mut new = overlay.clone();
+    history.append(&mut new.overrode);
+    new.overrode = history;
+    *base = new;
+}
+
+fn merge_by_name(base: &mut Node, overlay: &Node) {
+    let (Value::Seq(base_items), Value::Seq(over_items)) = (&mut base.value, &overlay.value) else {
+        replace(base, overlay);
+        return;
+    };
+    for item in over_items {
+        let name = item.get("name").and_then(Node::as_str);
+        let existing = name.and_then(|n| {
+            base_items
+                .iter_mut()
+                .find(|b| b.get("name").and_then(Node::as_str) == Some(n))
+        });
+        match existing {
+            Some(target) => merge_at(target, item, None),
+            None => base_items.push(item.clone()),
+        }
+    }
+}
+
+/// One step of a path into a merged tree: `network.interfaces[bond0].mtu` is
+/// `Key(network)`, `Key(interfaces)`, `Item(bond0)`, `Key(mtu)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seg {
+    /// A mapping key.
+    Key(String),
+    /// A list item, by `name` or by 0-based index.
+    Item(String),
+}
+
+/// Parses `network.interfaces[bond0].mtu` or `bios.attributes.SriovGlobalEnable`.
+///
+/// # Errors
+/// A message when brackets are unbalanced or a segment is empty.
+pub fn parse_path(path: &str) -> Result<Vec<Seg>, String> {
+    let mut segs = Vec::new();
+    let mut rest = path.trim();
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('[') {
+            let Some(end) = after.find(']') else {
+                return Err(format!("unclosed `[` in `{path}`"));
+            };
+            let item = after[..end].trim().trim_matches(['"', '\'']);
+            if item.is_empty() {
+                return Err(format!("empty `[]` in `{path}`"));
+            }
+            segs.push(Seg::Item(item.to_string()));
+            rest = &after[end + 1..];
+            rest = rest.strip_prefix('.').unwrap_or(rest);
+            continue;
+        }
+        let end = rest.find(['.', '[']).unwrap_or(rest.len());
+        let key = &rest[..end];
+        if key.is_empty() {
+            return Err(format!("empty segment in `{path}`"));
+        }
+        segs.push(Seg::Key(key.to_string()));
+        rest = &rest[end..];
+        rest = rest.strip_prefix('.').unwrap_or(rest);
+    }
+    if segs.is_empty() {
+        return Err("the path is empty".into());
+    }
+    Ok(segs)
+}
+
+/// Follows `path` from `root`.
+pub fn lookup<'a>(root: &'a Node, path: &[Seg]) -> Option<&'a Node> {
+    let mut node = root;
+    for seg in path {
+        node = match (seg, &node.value) {
+            (Seg::Key(k), Value::Map(_)) => node.get(k)?,
+            (Seg::Item(name), Value::Seq(items)) => items
+                .iter()
+                .find(|i| i.get("name").and_then(Node::as_str) == Some(name))
+                .or_else(|| name.parse::<usize>().ok().and_then(|i| items.get(i)))?,
+            (Seg::Item(k), Value::Map(_)) => node.get(k)?,
+            _ => return None,
+        };
+    }
+    Some(node)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::yaml::parse;
+
+    fn doc(text: &str, file: u32) -> Node {
+        parse(text, file, 10_000).unwrap().remove(0).root
+    }
+
+    #[test]
+    fn maps_merge_deep_lists_replace_interfaces_merge_by_name() {
+        let mut base = doc(
+            "bios: {attributes: {A: x, B: y}}\nos: {kernelArgs: [a, b]}\nnetwork:\n  interfaces:\n  - {name: bond0, mtu: 1500, type: bond}\n  - {name: eth0}\n",
+            0,
+        );
+        let over = doc(
+            "bios: {attributes: {B: z}}\nos: {kernelArgs: [c]}\nnetwork:\n  interfaces:\n  - {name: bond0, mtu: 9000}\n  - {name: bond0.100}\n",
+            1,
+        );
+        merge(&mut base, &over);
+        let p = |s: &str| lookup(&base, &parse_path(s).unwrap()).unwrap().to_json();
+        assert_eq!(p("bios.attributes.A"), "x");
+        assert_eq!(p("bios.attributes.B"), "z");
+        assert_eq!(p("os.kernelArgs"), serde_json::json!(["c"]));
+        assert_eq!(p("network.interfaces[bond0].mtu"), 9000);
+        assert_eq!(p("network.interfaces[bond0].type"), "bond");
+        assert_eq!(p("network.interfaces[2].name"), "bond0.100");
+        let mtu = lookup(&base, &parse_path("network.interfaces[bond0].mtu").unwrap()).unwrap();
+        assert_eq!(mtu.span.file, 1);
+        assert_eq!(mtu.overrode.len(), 1);
+        assert_eq!(mtu.overrode[0].file, 0);
+    }
+
+    #[test]
+    fn null_removes_and_atomic_keys_replace() {
+        let mut base = doc("dpu: {mode: dpu}\ncloudInit: {userData: {file: a}}\n", 0);
+        let over = doc("dpu: null\ncloudInit: {userData: {inline: b}}\n", 1);
+        merge(&mut base, &over);
+        assert!(base.get("dpu").is_none());
+        let ud = base.get("cloudInit").unwrap().get("userData").unwrap();
+        assert!(ud.get("file").is_none());
+        assert_eq!(ud.get("inline").unwrap().as_str(), Some("b"));
+    }
+
+    #[test]
+    fn paths_parse() {
+        assert_eq!(
+            parse_path("network.interfaces[bond0].mtu").unwrap(),
+            vec![
+                Seg::Key("network".into()),
+                Seg::Key("interfaces".into()),
+                Seg::Item("bond0".into()),
+                Seg::Key("mtu".into())
+            ]
+        );
+        assert!(parse_path("a[b").is_err());
+        assert!(parse_path("").is_err());
+    }
+}
