@@ -76,11 +76,11 @@ impl<'a> Checker<'a> {
             self.check_branches(branches, node, path, out);
             return;
         }
-        if let Some(types) = schema.get("type") {
-            if !type_matches(types, &node.value) {
-                out.push(type_error(&type_names(types), node, path));
-                return;
-            }
+        if let Some(types) = schema.get("type")
+            && !type_matches(types, &node.value)
+        {
+            out.push(type_error(&type_names(types), node, path));
+            return;
         }
         if let Some(c) = schema.get("const") {
             if node.to_json() != *c {
@@ -156,23 +156,19 @@ impl<'a> Checker<'a> {
                 check_int_range(schema, i, node, path, out);
             }
             Value::Str(s) => {
-                if let Some(p) = schema.get("pattern").and_then(Json::as_str) {
-                    if let Ok(re) = regex::Regex::new(p) {
-                        if !re.is_match(s) {
-                            out.push(
-                                Diag::error(
-                                    "invalid_value",
-                                    format!(
-                                        "`{s}` is not a valid value for {}",
-                                        display_path(path)
-                                    ),
-                                    Some(node.span),
-                                )
-                                .label(format!("does not match {p}"))
-                                .help(pattern_help(p)),
-                            );
-                        }
-                    }
+                if let Some(p) = schema.get("pattern").and_then(Json::as_str)
+                    && let Ok(re) = regex::Regex::new(p)
+                    && !re.is_match(s)
+                {
+                    out.push(
+                        Diag::error(
+                            "invalid_value",
+                            format!("`{s}` is not a valid value for {}", display_path(path)),
+                            Some(node.span),
+                        )
+                        .label(format!("does not match {p}"))
+                        .help(pattern_help(p)),
+                    );
                 }
             }
             _ => {}

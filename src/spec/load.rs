@@ -632,9 +632,10 @@ fn check_metadata(meta: &Metadata, node: &Node, what: &str, diags: &mut Vec<Diag
                     .help("label keys are an optional DNS prefix and `/`, then up to 63 of [A-Za-z0-9._-], starting and ending alphanumeric"),
                 );
             }
-            if let Some(v) = e.value.as_str() {
-                if !valid_label_value(v) {
-                    diags.push(
+            if let Some(v) = e.value.as_str()
+                && !valid_label_value(v)
+            {
+                diags.push(
                         Diag::error(
                             "invalid_label",
                             format!("`{v}` is not a valid label value"),
@@ -643,7 +644,6 @@ fn check_metadata(meta: &Metadata, node: &Node, what: &str, diags: &mut Vec<Diag
                         .label("invalid value")
                         .help("label values are up to 63 of [A-Za-z0-9._-], starting and ending alphanumeric"),
                     );
-                }
             }
         }
     }

@@ -53,18 +53,17 @@ pub fn valid_label_key(key: &str) -> bool {
         Some((p, n)) => (Some(p), n),
         None => (None, key),
     };
-    if let Some(p) = prefix {
-        if p.is_empty()
+    if let Some(p) = prefix
+        && (p.is_empty()
             || p.len() > 253
             || !p.split('.').all(|part| {
                 !part.is_empty()
                     && part
                         .bytes()
                         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            })
-        {
-            return false;
-        }
+            }))
+    {
+        return false;
     }
     !name.is_empty() && valid_label_value(name)
 }

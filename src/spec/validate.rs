@@ -90,17 +90,17 @@ pub fn validate(fleet: &mut LoadedFleet, tree: &FleetTree, diags: &mut Vec<Diag>
             tree,
             true,
         );
-        if let Some(dpu) = &host.settings.dpu {
-            if dpu.bmc.is_some() || dpu.mode.is_some() || dpu.bios.is_some() {
-                check_bmc(
-                    &mut cx,
-                    "dpu.bmc",
-                    dpu.bmc.as_ref(),
-                    &credentials,
-                    tree,
-                    true,
-                );
-            }
+        if let Some(dpu) = &host.settings.dpu
+            && (dpu.bmc.is_some() || dpu.mode.is_some() || dpu.bios.is_some())
+        {
+            check_bmc(
+                &mut cx,
+                "dpu.bmc",
+                dpu.bmc.as_ref(),
+                &credentials,
+                tree,
+                true,
+            );
         }
         check_bios(&mut cx, "bios", host.settings.bios.as_ref());
         if let Some(dpu) = &host.settings.dpu {
@@ -215,17 +215,18 @@ fn check_bmc(
             .help("prefer `tls.caFile` with the BMC's CA");
             cx.push(d);
         }
-        if let Some(ca) = &tls.ca_file {
-            if !ca.starts_with('/') && tree.read(ca, MAX_DATA_FILE_BYTES).is_err() {
-                let d = Diag::error(
+        if let Some(ca) = &tls.ca_file
+            && !ca.starts_with('/')
+            && tree.read(ca, MAX_DATA_FILE_BYTES).is_err()
+        {
+            let d = Diag::error(
                     "tls_ca_file",
                     format!("caFile `{ca}` does not exist in the fleet repo"),
                     Some(cx.span(&format!("{path}.tls.caFile"))),
                 )
                 .label("no such file")
                 .help("give a path relative to the fleet root, or an absolute path on the operator's machine");
-                cx.push(d);
-            }
+            cx.push(d);
         }
     }
 }
@@ -292,20 +293,20 @@ fn check_network(cx: &mut Ctx<'_>, s: &HostSettings) {
     let mut port_owner: HashMap<&str, &str> = HashMap::new();
     for iface in &net.interfaces {
         let p = iface_path(iface);
-        if let Some(mtu) = iface.mtu {
-            if !(MTU_MIN..=MTU_MAX).contains(&mtu) {
-                let d = Diag::error(
-                    "mtu_range",
-                    format!(
-                        "MTU {mtu} of `{}` is outside {MTU_MIN}-{MTU_MAX}",
-                        iface.name
-                    ),
-                    Some(cx.span(&format!("{p}.mtu"))),
-                )
-                .label(format!("must be {MTU_MIN} to {MTU_MAX}"))
-                .help("use 1500 for standard frames or 9000 for jumbo frames");
-                cx.push(d);
-            }
+        if let Some(mtu) = iface.mtu
+            && !(MTU_MIN..=MTU_MAX).contains(&mtu)
+        {
+            let d = Diag::error(
+                "mtu_range",
+                format!(
+                    "MTU {mtu} of `{}` is outside {MTU_MIN}-{MTU_MAX}",
+                    iface.name
+                ),
+                Some(cx.span(&format!("{p}.mtu"))),
+            )
+            .label(format!("must be {MTU_MIN} to {MTU_MAX}"))
+            .help("use 1500 for standard frames or 9000 for jumbo frames");
+            cx.push(d);
         }
         let ty = iface.iface_type;
         if iface.link_aggregation.is_some() && ty != Some(InterfaceType::Bond) {
@@ -405,17 +406,17 @@ fn check_network(cx: &mut Ctx<'_>, s: &HostSettings) {
                     .help("raise total-vfs or use a lower VF id (nmstate does not check this)");
                     cx.push(d);
                 }
-                if let Some(vlan) = vf.vlan_id {
-                    if !(1..=4094).contains(&vlan) {
-                        let d = Diag::error(
-                            "vlan_id_range",
-                            format!("VF vlan-id {vlan} is outside 1-4094"),
-                            Some(cx.span(&format!("{vp}.vlan-id"))),
-                        )
-                        .label("must be 1 to 4094")
-                        .help("802.1Q VLAN ids run from 1 to 4094 (0 and 4095 are reserved)");
-                        cx.push(d);
-                    }
+                if let Some(vlan) = vf.vlan_id
+                    && !(1..=4094).contains(&vlan)
+                {
+                    let d = Diag::error(
+                        "vlan_id_range",
+                        format!("VF vlan-id {vlan} is outside 1-4094"),
+                        Some(cx.span(&format!("{vp}.vlan-id"))),
+                    )
+                    .label("must be 1 to 4094")
+                    .help("802.1Q VLAN ids run from 1 to 4094 (0 and 4095 are reserved)");
+                    cx.push(d);
                 }
             }
         }
@@ -574,28 +575,28 @@ fn check_vlan(cx: &mut Ctx<'_>, iface: &Interface, by_name: &HashMap<&str, &Inte
         return;
     };
     let base_mtu = base_iface.mtu.unwrap_or(1500);
-    if let Some(mtu) = iface.mtu {
-        if mtu > base_mtu {
-            let mut d = Diag::error(
-                "vlan_mtu_above_base",
-                format!(
-                    "VLAN `{}` has MTU {mtu}, above its base `{base}` ({base_mtu})",
-                    iface.name
-                ),
-                Some(cx.span(&format!("{p}.mtu"))),
-            )
-            .label(format!("above {base_mtu}"))
-            .help(format!(
-                "raise the MTU of `{base}` or lower this one to {base_mtu} or less"
-            ));
-            if base_iface.mtu.is_some() {
-                d = d.related(
-                    cx.span(&format!("network.interfaces[{base}].mtu")),
-                    "base MTU set here",
-                );
-            }
-            cx.push(d);
+    if let Some(mtu) = iface.mtu
+        && mtu > base_mtu
+    {
+        let mut d = Diag::error(
+            "vlan_mtu_above_base",
+            format!(
+                "VLAN `{}` has MTU {mtu}, above its base `{base}` ({base_mtu})",
+                iface.name
+            ),
+            Some(cx.span(&format!("{p}.mtu"))),
+        )
+        .label(format!("above {base_mtu}"))
+        .help(format!(
+            "raise the MTU of `{base}` or lower this one to {base_mtu} or less"
+        ));
+        if base_iface.mtu.is_some() {
+            d = d.related(
+                cx.span(&format!("network.interfaces[{base}].mtu")),
+                "base MTU set here",
+            );
         }
+        cx.push(d);
     }
 }
 
@@ -659,11 +660,11 @@ fn check_os(cx: &mut Ctx<'_>, s: &HostSettings) {
     }
     let numa = s.hardware.as_ref().and_then(|h| h.numa_nodes);
     if let Some(hp) = &os.hugepages {
-        if let Some(ds) = &hp.default_size {
-            if hugepage_mib(ds).is_none() {
-                let d = hugepage_size_error(ds, cx.span("os.hugepages.defaultSize"));
-                cx.push(d);
-            }
+        if let Some(ds) = &hp.default_size
+            && hugepage_mib(ds).is_none()
+        {
+            let d = hugepage_size_error(ds, cx.span("os.hugepages.defaultSize"));
+            cx.push(d);
         }
         let mut total_mib: u64 = 0;
         for (i, pages) in hp.pages.iter().enumerate() {
@@ -675,53 +676,54 @@ fn check_os(cx: &mut Ctx<'_>, s: &HostSettings) {
                 }
                 Some(mib) => total_mib = total_mib.saturating_add(mib.saturating_mul(pages.count)),
             }
-            if let (Some(node), Some(n)) = (pages.node, numa) {
-                if node >= n {
-                    let d = Diag::error(
-                        "hugepage_numa_node",
-                        format!("NUMA node {node} does not exist: the host declares {n} node(s)"),
-                        Some(cx.span(&format!("{pp}.node"))),
-                    )
-                    .label(format!("nodes are 0 to {}", n.saturating_sub(1)))
-                    .related(
-                        cx.span("hardware.numaNodes"),
-                        "NUMA node count declared here",
-                    )
-                    .help("use a node below hardware.numaNodes");
-                    cx.push(d);
-                }
-            }
-        }
-        if let Some((_, Some(mem))) = memory {
-            if total_mib > mem {
+            if let (Some(node), Some(n)) = (pages.node, numa)
+                && node >= n
+            {
                 let d = Diag::error(
-                    "hugepage_memory",
-                    format!(
-                        "hugepages reserve {} GiB but the host has {} GiB of memory",
-                        total_mib / 1024,
-                        mem / 1024
-                    ),
-                    Some(cx.span("os.hugepages.pages")),
+                    "hugepage_numa_node",
+                    format!("NUMA node {node} does not exist: the host declares {n} node(s)"),
+                    Some(cx.span(&format!("{pp}.node"))),
                 )
-                .label(format!("{} MiB of hugepages", total_mib))
-                .related(cx.span("hardware.memory"), "memory declared here")
-                .help("lower the page counts; leave memory for the kernel and the OS");
+                .label(format!("nodes are 0 to {}", n.saturating_sub(1)))
+                .related(
+                    cx.span("hardware.numaNodes"),
+                    "NUMA node count declared here",
+                )
+                .help("use a node below hardware.numaNodes");
                 cx.push(d);
             }
         }
-        if let Some(ds) = &hp.default_size {
-            if !hp.pages.is_empty() && !hp.pages.iter().any(|p| &p.size == ds) {
-                let d = Diag::warning(
-                    "hugepage_default_unused",
-                    format!("default size {ds} has no pages reserved"),
-                    Some(cx.span("os.hugepages.defaultSize")),
-                )
-                .label("no `pages` entry of this size")
-                .help(format!(
-                    "add a `pages` entry with `size: {ds}` or change defaultSize"
-                ));
-                cx.push(d);
-            }
+        if let Some((_, Some(mem))) = memory
+            && total_mib > mem
+        {
+            let d = Diag::error(
+                "hugepage_memory",
+                format!(
+                    "hugepages reserve {} GiB but the host has {} GiB of memory",
+                    total_mib / 1024,
+                    mem / 1024
+                ),
+                Some(cx.span("os.hugepages.pages")),
+            )
+            .label(format!("{} MiB of hugepages", total_mib))
+            .related(cx.span("hardware.memory"), "memory declared here")
+            .help("lower the page counts; leave memory for the kernel and the OS");
+            cx.push(d);
+        }
+        if let Some(ds) = &hp.default_size
+            && !hp.pages.is_empty()
+            && !hp.pages.iter().any(|p| &p.size == ds)
+        {
+            let d = Diag::warning(
+                "hugepage_default_unused",
+                format!("default size {ds} has no pages reserved"),
+                Some(cx.span("os.hugepages.defaultSize")),
+            )
+            .label("no `pages` entry of this size")
+            .help(format!(
+                "add a `pages` entry with `size: {ds}` or change defaultSize"
+            ));
+            cx.push(d);
         }
     }
     if let Some(args) = &os.kernel_args {
@@ -822,18 +824,20 @@ fn check_kernel_args(cx: &mut Ctx<'_>, args: &[String], hp: Option<&super::model
         }
         return;
     };
-    if let (Some((i, v)), Some(ds)) = (seen.get("default_hugepagesz"), &hp.default_size) {
-        if v != ds {
-            let d = Diag::error(
-                "kernel_args_conflict",
-                format!("kernelArgs say default_hugepagesz={v} but os.hugepages.defaultSize is {ds}"),
-                Some(cx.span(&format!("os.kernelArgs[{i}]"))),
-            )
-            .label("contradicts os.hugepages")
-            .related(cx.span("os.hugepages.defaultSize"), "defaultSize set here")
-            .help("remove the hugepage arguments from kernelArgs; bmfleet derives them from os.hugepages");
-            cx.push(d);
-        }
+    if let (Some((i, v)), Some(ds)) = (seen.get("default_hugepagesz"), &hp.default_size)
+        && v != ds
+    {
+        let d = Diag::error(
+            "kernel_args_conflict",
+            format!("kernelArgs say default_hugepagesz={v} but os.hugepages.defaultSize is {ds}"),
+            Some(cx.span(&format!("os.kernelArgs[{i}]"))),
+        )
+        .label("contradicts os.hugepages")
+        .related(cx.span("os.hugepages.defaultSize"), "defaultSize set here")
+        .help(
+            "remove the hugepage arguments from kernelArgs; bmfleet derives them from os.hugepages",
+        );
+        cx.push(d);
     }
     for (size, n, i) in size_counts {
         let size = if size == "default" {
@@ -1217,27 +1221,27 @@ fn check_fleet_wide(fleet: &LoadedFleet, diags: &mut Vec<Diag>) {
                 endpoints.insert(key, (span, host.name.clone()));
             }
         }
-        if let Some(s) = host.settings.os.as_ref().and_then(|o| o.ssh.as_ref()) {
-            if let Some(h) = &s.host {
-                let key = format!("{}:{}", h.to_ascii_lowercase(), s.port.unwrap_or(22));
-                let span = cx.span("os.ssh.host");
-                if let Some((first, owner)) = ssh.get(&key) {
-                    diags.push(
-                        Diag::error(
-                            "duplicate_ssh_address",
-                            format!(
-                                "SSH address `{key}` is used by `{owner}` and `{}`",
-                                host.name
-                            ),
-                            Some(span),
-                        )
-                        .label("second use")
-                        .related(*first, format!("used by {owner} here"))
-                        .help("each host has its own SSH address"),
-                    );
-                } else {
-                    ssh.insert(key, (span, host.name.clone()));
-                }
+        if let Some(s) = host.settings.os.as_ref().and_then(|o| o.ssh.as_ref())
+            && let Some(h) = &s.host
+        {
+            let key = format!("{}:{}", h.to_ascii_lowercase(), s.port.unwrap_or(22));
+            let span = cx.span("os.ssh.host");
+            if let Some((first, owner)) = ssh.get(&key) {
+                diags.push(
+                    Diag::error(
+                        "duplicate_ssh_address",
+                        format!(
+                            "SSH address `{key}` is used by `{owner}` and `{}`",
+                            host.name
+                        ),
+                        Some(span),
+                    )
+                    .label("second use")
+                    .related(*first, format!("used by {owner} here"))
+                    .help("each host has its own SSH address"),
+                );
+            } else {
+                ssh.insert(key, (span, host.name.clone()));
             }
         }
         let deps = list_spans(host, "dependsOn");
@@ -1274,39 +1278,37 @@ fn check_fleet_wide(fleet: &LoadedFleet, diags: &mut Vec<Diag>) {
     let Some(f) = &fleet.fleet else { return };
     let spec = f.node.get("spec");
     let rollout = spec.and_then(|s| s.get("rollout"));
-    if let Some(pb) = rollout.and_then(|r| r.get("partitionBy")) {
-        if let Some(key) = pb.as_str() {
-            if !valid_label_key(key) {
-                diags.push(
-                    Diag::error(
-                        "label_selector",
-                        format!("partitionBy `{key}` is not a valid label key"),
-                        Some(pb.span),
-                    )
-                    .label("invalid label key")
-                    .help("use a label key such as `rack`"),
-                );
-            }
-        }
+    if let Some(pb) = rollout.and_then(|r| r.get("partitionBy"))
+        && let Some(key) = pb.as_str()
+        && !valid_label_key(key)
+    {
+        diags.push(
+            Diag::error(
+                "label_selector",
+                format!("partitionBy `{key}` is not a valid label key"),
+                Some(pb.span),
+            )
+            .label("invalid label key")
+            .help("use a label key such as `rack`"),
+        );
     }
     for which in ["maxUnavailable", "maxFailures"] {
-        if let Some(n) = rollout.and_then(|r| r.get(which)) {
-            if let Some(p) = n.as_str().and_then(|s| s.strip_suffix('%')) {
-                if p.parse::<u32>().map_or(true, |v| v > 100) {
-                    diags.push(
-                        Diag::error(
-                            "invalid_value",
-                            format!(
-                                "{which} `{}` is not a percentage from 0% to 100%",
-                                n.as_str().unwrap_or_default()
-                            ),
-                            Some(n.span),
-                        )
-                        .label("out of range")
-                        .help("write a count (`2`) or a percentage (`\"25%\"`)"),
-                    );
-                }
-            }
+        if let Some(n) = rollout.and_then(|r| r.get(which))
+            && let Some(p) = n.as_str().and_then(|s| s.strip_suffix('%'))
+            && p.parse::<u32>().map_or(true, |v| v > 100)
+        {
+            diags.push(
+                Diag::error(
+                    "invalid_value",
+                    format!(
+                        "{which} `{}` is not a percentage from 0% to 100%",
+                        n.as_str().unwrap_or_default()
+                    ),
+                    Some(n.span),
+                )
+                .label("out of range")
+                .help("write a count (`2`) or a percentage (`\"25%\"`)"),
+            );
         }
     }
     if let Some(Value::Seq(stages)) = rollout.and_then(|r| r.get("stages")).map(|s| &s.value) {

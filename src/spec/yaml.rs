@@ -491,34 +491,30 @@ pub fn resolve_plain(s: &str) -> Value {
         ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
         _ => {}
     }
-    if let Some(hex) = s.strip_prefix("0x") {
-        if let Ok(i) = i64::from_str_radix(hex, 16) {
-            return Value::Int(i);
-        }
+    if let Some(hex) = s.strip_prefix("0x")
+        && let Ok(i) = i64::from_str_radix(hex, 16)
+    {
+        return Value::Int(i);
     }
-    if let Some(oct) = s.strip_prefix("0o") {
-        if let Ok(i) = i64::from_str_radix(oct, 8) {
-            return Value::Int(i);
-        }
+    if let Some(oct) = s.strip_prefix("0o")
+        && let Ok(i) = i64::from_str_radix(oct, 8)
+    {
+        return Value::Int(i);
     }
     let bytes = s.as_bytes();
     let int_like = {
         let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
         !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
     };
-    if int_like {
-        if let Ok(i) = s.parse::<i64>() {
-            return Value::Int(i);
-        }
+    if int_like && let Ok(i) = s.parse::<i64>() {
+        return Value::Int(i);
     }
     let float_like = bytes
         .iter()
         .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
         && bytes.iter().any(u8::is_ascii_digit);
-    if float_like {
-        if let Ok(f) = s.parse::<f64>() {
-            return Value::Float(f);
-        }
+    if float_like && let Ok(f) = s.parse::<f64>() {
+        return Value::Float(f);
     }
     Value::Str(s.to_string())
 }
