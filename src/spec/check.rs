@@ -384,6 +384,7 @@ fn unknown_key(entry: &super::yaml::Entry, props: Option<&Map<String, Json>>, pa
             Some(entry.key_span),
         )
         .label("secrets never belong in Git")
+        .secret(entry.value.span)
         .help("declare a credential name under the Fleet's `spec.credentials` and reference it with `credentialsRef`; the value is read at run time from the environment or a credentials file outside the repo");
     }
     let where_ = if path.is_empty() {

@@ -38,6 +38,9 @@ pub struct Diag {
     pub related: Vec<(Span, String)>,
     /// Hosts whose effective spec has this problem (for values set in a shared profile).
     pub hosts: Vec<String>,
+    /// A secret value found in the repo: masked with `*` in every rendering of the source,
+    /// so reports never repeat it.
+    pub secret: Option<Span>,
 }
 
 impl Diag {
@@ -52,7 +55,15 @@ impl Diag {
             help: None,
             related: Vec::new(),
             hosts: Vec::new(),
+            secret: None,
         }
+    }
+
+    /// Marks the secret value to mask in renderings of the source.
+    #[must_use]
+    pub fn secret(mut self, span: Span) -> Self {
+        self.secret = Some(span);
+        self
     }
 
     /// A warning with a code, a message and a span.

@@ -416,6 +416,11 @@ pub fn load_tree(tree: &FleetTree, repo: RepoInfo) -> Result<LoadedFleet, Source
     }
     build_hosts(&mut fleet, host_docs, &mut diags);
     super::validate::validate(&mut fleet, tree, &mut diags);
+    for d in &diags {
+        if let Some(secret) = d.secret {
+            fleet.sources.mask(secret);
+        }
+    }
     fleet.diagnostics = finish(diags, &fleet.sources);
     Ok(fleet)
 }

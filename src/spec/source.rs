@@ -107,6 +107,26 @@ impl Sources {
         }
     }
 
+    /// Replaces the bytes of `span` with `*` (same length, so every other span stays valid).
+    /// Used for secrets found in the repo, so that no rendering repeats them.
+    pub fn mask(&mut self, span: Span) {
+        let Some(file) = self.files.get_mut(span.file as usize) else {
+            return;
+        };
+        let (start, end) = (span.start as usize, span.end as usize);
+        if start >= end || end > file.text.len() {
+            return;
+        }
+        let mut bytes = file.text.as_bytes().to_vec();
+        for b in &mut bytes[start..end] {
+            *b = b'*';
+        }
+        // Masking whole multi-byte characters keeps UTF-8 valid; fall back to lossy.
+        let text = String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        file.text = Arc::from(text);
+    }
+
     /// Number of files.
     pub fn len(&self) -> usize {
         self.files.len()

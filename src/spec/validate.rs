@@ -263,17 +263,21 @@ fn check_bios(cx: &mut Ctx<'_>, path: &str, bios: Option<&super::model::BiosSpec
     for name in bios.attributes.keys() {
         let lower = name.to_ascii_lowercase();
         if lower.contains("password") || lower.contains("passwd") {
-            let span = cx
+            let entry = cx
                 .node(&format!("{path}.attributes"))
-                .and_then(|n| n.entry(name))
-                .map_or(cx.host.name_span, |e| e.key_span);
-            let d = Diag::error(
+                .and_then(|n| n.entry(name));
+            let span = entry.map_or(cx.host.name_span, |e| e.key_span);
+            let value_span = entry.map(|e| e.value.span);
+            let mut d = Diag::error(
                 "plaintext_secret",
                 format!("BIOS password attribute `{name}` is set in the repo"),
                 Some(span),
             )
             .label("a secret in Git")
             .help("BIOS passwords are Redfish `Password` attributes; set them out of band, never in the fleet repo");
+            if let Some(v) = value_span {
+                d = d.secret(v);
+            }
             cx.push(d);
         }
     }
@@ -1045,6 +1049,10 @@ fn check_cloud_init(
                 check_data(text, node_span.file, u32::MAX, kind, &mut ds);
                 for mut d in ds {
                     d.span = Some(node_span);
+                    if d.secret.is_some() {
+                        // Offsets inside inline text are not file offsets: mask it all.
+                        d.secret = Some(node_span);
+                    }
                     cx.push(d);
                 }
             }
@@ -1145,6 +1153,7 @@ fn scan_secrets(node: &Node, out: &mut Vec<Diag>) {
                             Some(e.value.span),
                         )
                         .label("plaintext secret in the repo")
+                        .secret(e.value.span)
                         .help("use a hashed password (`passwd: $6$...`), SSH keys, or inject the secret at delivery time"),
                     );
                 }
