@@ -1197,21 +1197,25 @@ fn check_fleet_wide(fleet: &LoadedFleet, diags: &mut Vec<Diag>) {
             host,
             out: Vec::new(),
         };
+        // A BMC is an endpoint plus a ComputerSystem id: one Redfish service may manage
+        // several systems (sushy-tools, chassis managers), each with its own systemId.
         let mut eps = Vec::new();
-        if let Some(ep) = host.settings.bmc.as_ref().and_then(|b| b.endpoint.as_ref()) {
-            eps.push((ep.clone(), cx.span("bmc.endpoint")));
+        if let Some(b) = host.settings.bmc.as_ref() {
+            if let Some(ep) = &b.endpoint {
+                eps.push((ep.clone(), b.system_id.clone(), cx.span("bmc.endpoint")));
+            }
         }
-        if let Some(ep) = host
-            .settings
-            .dpu
-            .as_ref()
-            .and_then(|d| d.bmc.as_ref())
-            .and_then(|b| b.endpoint.as_ref())
-        {
-            eps.push((ep.clone(), cx.span("dpu.bmc.endpoint")));
+        if let Some(b) = host.settings.dpu.as_ref().and_then(|d| d.bmc.as_ref()) {
+            if let Some(ep) = &b.endpoint {
+                eps.push((ep.clone(), b.system_id.clone(), cx.span("dpu.bmc.endpoint")));
+            }
         }
-        for (ep, span) in eps {
-            let key = ep.trim_end_matches('/').to_ascii_lowercase();
+        for (ep, system, span) in eps {
+            let key = format!(
+                "{}#{}",
+                ep.trim_end_matches('/').to_ascii_lowercase(),
+                system.unwrap_or_default()
+            );
             if let Some((first, owner)) = endpoints.get(&key) {
                 diags.push(
                     Diag::error(
@@ -1224,7 +1228,7 @@ fn check_fleet_wide(fleet: &LoadedFleet, diags: &mut Vec<Diag>) {
                     )
                     .label("second use")
                     .related(*first, format!("used by {owner} here"))
-                    .help("each BMC belongs to one host; fix the address"),
+                    .help("each BMC system belongs to one host; fix the address, or set distinct `systemId`s when one Redfish service manages several systems"),
                 );
             } else {
                 endpoints.insert(key, (span, host.name.clone()));
