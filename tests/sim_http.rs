@@ -76,6 +76,43 @@ async fn service_root_is_open_and_every_link_carries_the_host_prefix() {
     assert_eq!(expand["MaxLevels"], 1);
     assert_eq!(expand["NoLinks"], true);
 
+    let version: Value = http
+        .get(format!("{}/redfish", sim.endpoint("g1", BmcKind::Bmc)))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(version, json!({"v1": "/h/g1/bmc/redfish/v1/"}));
+    // `$expand` on the open service root inlines nothing for anonymous callers...
+    let anon: Value = http
+        .get(format!(
+            "{}/redfish/v1?$expand=*",
+            sim.endpoint("g1", BmcKind::Bmc)
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(anon["Systems"].as_object().unwrap().len(), 1);
+    // ...but does for authenticated ones.
+    let authed: Value = http
+        .get(format!(
+            "{}/redfish/v1?$expand=*",
+            sim.endpoint("g1", BmcKind::Bmc)
+        ))
+        .basic_auth("admin", Some("password"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(authed["Systems"]["Members@odata.count"], 1);
+
     let dell_root: Value = http
         .get(format!("{}/redfish/v1/", sim.endpoint("d1", BmcKind::Bmc)))
         .send()

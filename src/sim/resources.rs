@@ -778,11 +778,13 @@ pub(crate) fn etag_of(view: &View<'_>, body: &Value) -> String {
     }
 }
 
-/// Adds `@odata.etag` where the vendor puts it in bodies; returns the ETag.
+/// Adds `@odata.etag` where the vendor puts it in bodies (resources only, not the `/redfish`
+/// version object); returns the ETag.
 pub(crate) fn stamp(view: &View<'_>, body: &mut Value) -> String {
     let etag = etag_of(view, body);
     if view.etag_in_body()
         && let Some(obj) = body.as_object_mut()
+        && obj.contains_key("@odata.id")
     {
         obj.insert("@odata.etag".into(), Value::String(etag.clone()));
     }
@@ -850,11 +852,7 @@ pub(crate) fn expand(view: &View<'_>, state: &HostState, body: &mut Value, mode:
             ExpandMode::NoLinks => !in_links,
             ExpandMode::LinksOnly => in_links,
         };
-        if in_links {
-            if wanted {
-                expand_value(view, state, value, 0);
-            }
-        } else if wanted {
+        if wanted {
             expand_value(view, state, value, 0);
         }
     }

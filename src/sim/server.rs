@@ -493,7 +493,12 @@ fn process(
     // DSP0266 "Authentication requirements": the service root (and `/redfish`) and the
     // login POST are open; everything else needs a session token or basic credentials.
     match res {
-        Some(Res::Version | Res::Root) if is_get => return get(view, state, Res::Root, req),
+        Some(r @ (Res::Version | Res::Root)) if is_get => {
+            // Open to all, but `$expand` must not inline protected resources for anonymous
+            // callers: expand only for authenticated requests.
+            let authed = authenticate(state, view.kind, req.headers).is_ok();
+            return get(view, state, r, req, authed);
+        }
         Some(Res::Sessions) if *req.method == Method::POST => {
             return login(ctx, state, view, req, rng);
         }
@@ -506,7 +511,7 @@ fn process(
     let m = req.method;
     match res {
         _ if is_get && !matches!(res, Res::SystemReset | Res::NvidiaModeSet) => {
-            get(view, state, res, req)
+            get(view, state, res, req, true)
         }
         Res::System if *m == Method::PATCH && view.kind == BmcKind::Bmc => {
             patch(ctx, state, view, req, res)
@@ -565,7 +570,14 @@ fn etag_list_matches(list: &str, current: &str) -> bool {
         .any(|t| t.trim() == "*" || opaque(t) == current)
 }
 
-fn get(view: &View<'_>, state: &HostState, res: Res, req: &Req<'_>) -> Result<Response, RfError> {
+/// GET (and HEAD). `may_expand` is false for anonymous requests to the open resources.
+fn get(
+    view: &View<'_>,
+    state: &HostState,
+    res: Res,
+    req: &Req<'_>,
+    may_expand: bool,
+) -> Result<Response, RfError> {
     let mut expand_mode: Option<ExpandMode> = None;
     if let Some(q) = req.query {
         for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
@@ -590,7 +602,7 @@ fn get(view: &View<'_>, state: &HostState, res: Res, req: &Req<'_>) -> Result<Re
         let response = StatusCode::NOT_MODIFIED.into_response();
         return Ok(with_etag(response, &etag));
     }
-    if let Some(mode) = expand_mode {
+    if let Some(mode) = expand_mode.filter(|_| may_expand) {
         resources::expand(view, state, &mut body, mode);
     }
     Ok(with_etag(json_response(StatusCode::OK, &body), &etag))

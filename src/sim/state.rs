@@ -262,21 +262,44 @@ impl HostState {
     /// Completes any reset whose time has passed by `now`: applies power, pending BIOS values,
     /// one-time boot overrides and DPU mode changes. Idempotent; cheap when nothing is due.
     pub(crate) fn settle(&mut self, now: Instant) {
-        if let Some(op) = self.dpu.op
-            && now.saturating_duration_since(op.start) >= op.duration
-        {
-            self.dpu.op = None;
+        let due = |op: Option<PowerOp>| {
+            op.and_then(|op| op.start.checked_add(op.duration))
+                .filter(|end| *end <= now)
+        };
+        let dpu_end = due(self.dpu.op);
+        let host_end = due(self.bmc.op);
+        // Complete both in the order they ended: a host power cycle that ended before the DPU
+        // reset must not count as "after" it.
+        match (dpu_end, host_end) {
+            (Some(d), Some(h)) if h < d => {
+                self.finish_host_op();
+                self.finish_dpu_op();
+            }
+            _ => {
+                if dpu_end.is_some() {
+                    self.finish_dpu_op();
+                }
+                if host_end.is_some() {
+                    self.finish_host_op();
+                }
+            }
+        }
+    }
+
+    fn finish_dpu_op(&mut self) {
+        if self.dpu.op.take().is_some() {
             self.finish_dpu_reset();
         }
-        if let Some(op) = self.bmc.op
-            && now.saturating_duration_since(op.start) >= op.duration
-        {
-            self.bmc.op = None;
-            match op.kind {
-                OpKind::PowerOff => self.config.power = PowerState::Off,
-                OpKind::PowerOn => self.finish_boot(true),
-                OpKind::Restart { cold } => self.finish_boot(cold),
-            }
+    }
+
+    fn finish_host_op(&mut self) {
+        let Some(op) = self.bmc.op.take() else {
+            return;
+        };
+        match op.kind {
+            OpKind::PowerOff => self.config.power = PowerState::Off,
+            OpKind::PowerOn => self.finish_boot(true),
+            OpKind::Restart { cold } => self.finish_boot(cold),
         }
     }
 
@@ -379,5 +402,80 @@ impl HostState {
             duration,
         });
         self.dpu.push_task(reset_type, now, duration)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::model::{DpuGeneration, SimDpuConfig};
+
+    fn host() -> HostState {
+        let config = SimHostConfig::new("h", Vendor::Generic)
+            .with_dpu(SimDpuConfig::new(DpuGeneration::Bf3));
+        let mut state = HostState::new(config);
+        state.dpu_pending_mode = Some(PendingDpuMode {
+            mode: DpuMode::NicMode,
+            dpu_reset_done: false,
+        });
+        state
+    }
+
+    fn op(kind: OpKind, start: Instant, ms: u64) -> Option<PowerOp> {
+        Some(PowerOp {
+            kind,
+            start,
+            duration: Duration::from_millis(ms),
+        })
+    }
+
+    #[test]
+    fn a_power_cycle_that_ended_before_the_dpu_reset_does_not_apply_the_mode() {
+        let t0 = Instant::now();
+        let mut s = host();
+        s.bmc.op = op(OpKind::Restart { cold: true }, t0, 10);
+        s.dpu.op = op(OpKind::Restart { cold: false }, t0, 20);
+        s.settle(t0 + Duration::from_millis(30));
+        assert_eq!(s.dpu_mode(), Some(DpuMode::DpuMode));
+        assert!(s.dpu_pending_mode.is_some_and(|p| p.dpu_reset_done));
+
+        let mut s = host();
+        s.dpu.op = op(OpKind::Restart { cold: false }, t0, 10);
+        s.bmc.op = op(OpKind::Restart { cold: true }, t0, 20);
+        s.settle(t0 + Duration::from_millis(30));
+        assert_eq!(s.dpu_mode(), Some(DpuMode::NicMode));
+        assert_eq!(s.dpu_pending_mode, None);
+    }
+
+    #[test]
+    fn observed_power_follows_the_reset_phases() {
+        let t0 = Instant::now();
+        let mut s = host();
+        s.bmc.op = op(OpKind::Restart { cold: false }, t0, 400);
+        let at = |ms| t0 + Duration::from_millis(ms);
+        assert_eq!(s.power_state_at(at(50)), PowerState::PoweringOff);
+        assert_eq!(s.power_state_at(at(150)), PowerState::Off);
+        assert_eq!(s.power_state_at(at(250)), PowerState::PoweringOn);
+        assert_eq!(s.power_state_at(at(399)), PowerState::PoweringOn);
+        s.settle(at(400));
+        assert!(!s.reset_in_progress());
+        assert_eq!(s.power_state_at(at(400)), PowerState::On);
+    }
+
+    #[test]
+    fn task_states_progress_new_running_completed() {
+        let t0 = Instant::now();
+        let t = SimTask {
+            id: 1,
+            reset_type: "ForceRestart".into(),
+            start: t0,
+            duration: Duration::from_millis(1000),
+        };
+        assert_eq!(t.progress(t0), ("New", 0));
+        assert_eq!(t.progress(t0 + Duration::from_millis(500)), ("Running", 50));
+        assert_eq!(
+            t.progress(t0 + Duration::from_millis(1000)),
+            ("Completed", 100)
+        );
     }
 }
