@@ -161,13 +161,14 @@ fn observed_power(settled: PowerState, op: Option<&PowerOp>, now: Instant) -> Po
     }
 }
 
-/// The state of one simulated host, as seen through [`SimHandle::with_host`]
-/// (`super::SimHandle::with_host`).
+/// The state of one simulated host, as seen through
+/// [`SimHandle::with_host`](super::SimHandle::with_host).
 ///
 /// `config` holds the *settled* values: during a reset `config.power` keeps its value from
 /// before the reset and [`HostState::power_state`] reports the transition. Tests may change any
 /// public field; the next request sees the change (ETags follow, since they hash the
-/// rendered resource).
+/// rendered resource). Changing `config.name` changes only what is reported (`HostName`),
+/// not the URL the host is served under.
 #[derive(Clone, Debug)]
 pub struct HostState {
     /// Current values (power, boot, BIOS, DPU) and BIOS values staged as pending
