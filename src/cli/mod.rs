@@ -3,6 +3,7 @@
 
 mod explain;
 mod show;
+mod sim;
 mod validate;
 
 use crate::render::diagnostics::Style;
@@ -75,6 +76,12 @@ pub enum Command {
         after_help = "Examples:\n  bmfleet explain r1-n01 network.interfaces[bond0].mtu\n  bmfleet explain r2-s01 bios.attributes.SriovGlobalEnable"
     )]
     Explain(explain::ExplainArgs),
+    /// Serve a simulated Redfish fleet (BMC and DPU per host) seeded from the specs, with
+    /// drift, latency and fault injection, on 127.0.0.1.
+    #[command(
+        after_help = "Examples:\n  bmfleet sim --fleet examples/fleet --port 8000\n  bmfleet sim --latency-ms 50 --error-rate 0.01 --seed 7"
+    )]
+    Sim(sim::SimArgs),
     /// Print the JSON Schema of fleet specs.
     #[command(after_help = "Examples:\n  bmfleet schema > schemas/fleet.schema.json")]
     Schema,
@@ -132,11 +139,23 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> miette::Result<ExitCode> {
         Command::Validate(args) => validate::run(&cli.global, &ctx, &args, out),
         Command::Show(args) => show::run(&cli.global, &ctx, &args, out),
         Command::Explain(args) => explain::run(&cli.global, &ctx, &args, out),
+        Command::Sim(args) => sim::run(&cli.global, &ctx, &args, out),
         Command::Schema => {
             write_out(out, &crate::spec::schema::fleet_schema_text())?;
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// A multi-threaded tokio runtime for the commands that talk to BMCs.
+///
+/// # Errors
+/// When the OS refuses to start threads.
+pub fn runtime() -> miette::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| miette::miette!("cannot start the async runtime: {e}"))
 }
 
 /// Loads the fleet named by the global options.

@@ -89,6 +89,7 @@
 
 mod drift;
 mod errors;
+pub mod from_spec;
 mod model;
 mod resources;
 mod server;

@@ -1,0 +1,78 @@
+use super::{Ctx, GlobalArgs};
+use crate::sim::from_spec::{SIM_PASSWORD, SIM_USERNAME, Seeding, from_spec};
+use crate::sim::{BmcKind, Latency};
+use clap::Args;
+use std::io::Write;
+use std::process::ExitCode;
+
+/// `bmfleet sim` options.
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// TCP port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 8000)]
+    pub port: u16,
+    /// Seed of the drift and of every injected fault.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Fraction of hosts (0.0-1.0) that drift from the spec.
+    #[arg(long, default_value_t = 0.3)]
+    pub drift_rate: f64,
+    /// Fixed latency added to every request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Fraction (0.0-1.0) of requests answered with an injected 500/503.
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+}
+
+pub fn run(
+    g: &GlobalArgs,
+    _ctx: &Ctx,
+    args: &SimArgs,
+    out: &mut dyn Write,
+) -> miette::Result<ExitCode> {
+    let fleet = super::load(g)?;
+    let hosts: Vec<&crate::spec::Host> = fleet.hosts.iter().collect();
+    let (mut config, drift) = from_spec(
+        &hosts,
+        Seeding {
+            seed: args.seed,
+            drift_rate: args.drift_rate,
+            ..Seeding::default()
+        },
+    );
+    config.faults.seed = args.seed;
+    config.faults.latency = Latency::fixed(args.latency_ms);
+    config.faults.error_rate = args.error_rate.clamp(0.0, 1.0);
+    let runtime = super::runtime()?;
+    let mut lines = String::new();
+    runtime
+        .block_on(crate::sim::serve_forever(config, args.port, |handle| {
+            lines.push_str(&format!(
+                "Simulating {} hosts of {} on {} (user {SIM_USERNAME}, password {SIM_PASSWORD})\n",
+                handle.host_count(),
+                fleet.repo.describe(),
+                handle.base_url()
+            ));
+            for h in &fleet.hosts {
+                lines.push_str(&format!(
+                    "  {:<12} bmc {}",
+                    h.name,
+                    handle.endpoint(&h.name, BmcKind::Bmc)
+                ));
+                if h.settings.dpu.is_some() {
+                    lines.push_str(&format!("  dpu {}", handle.endpoint(&h.name, BmcKind::Dpu)));
+                }
+                lines.push('\n');
+            }
+            lines.push_str(&format!("Drift (seed {}):\n", args.seed));
+            for d in &drift {
+                lines.push_str(&format!("  {d:?}\n"));
+            }
+            lines.push_str("Press Ctrl-C to stop.\n");
+            let _ = out.write_all(lines.as_bytes());
+            let _ = out.flush();
+        }))
+        .map_err(|e| miette::miette!("{e}"))?;
+    Ok(ExitCode::SUCCESS)
+}
