@@ -1200,15 +1200,15 @@ fn check_fleet_wide(fleet: &LoadedFleet, diags: &mut Vec<Diag>) {
         // A BMC is an endpoint plus a ComputerSystem id: one Redfish service may manage
         // several systems (sushy-tools, chassis managers), each with its own systemId.
         let mut eps = Vec::new();
-        if let Some(b) = host.settings.bmc.as_ref() {
-            if let Some(ep) = &b.endpoint {
-                eps.push((ep.clone(), b.system_id.clone(), cx.span("bmc.endpoint")));
-            }
+        if let Some(b) = host.settings.bmc.as_ref()
+            && let Some(ep) = &b.endpoint
+        {
+            eps.push((ep.clone(), b.system_id.clone(), cx.span("bmc.endpoint")));
         }
-        if let Some(b) = host.settings.dpu.as_ref().and_then(|d| d.bmc.as_ref()) {
-            if let Some(ep) = &b.endpoint {
-                eps.push((ep.clone(), b.system_id.clone(), cx.span("dpu.bmc.endpoint")));
-            }
+        if let Some(b) = host.settings.dpu.as_ref().and_then(|d| d.bmc.as_ref())
+            && let Some(ep) = &b.endpoint
+        {
+            eps.push((ep.clone(), b.system_id.clone(), cx.span("dpu.bmc.endpoint")));
         }
         for (ep, system, span) in eps {
             let key = format!(
