@@ -16,7 +16,7 @@ use std::process::ExitCode;
 /// Desired state for bare-metal fleets: BMC, BIOS, DPU, NICs, hugepages and cloud-init from
 /// a Git repo, planned against the live state read over Redfish.
 #[derive(Debug, Parser)]
-#[command(name = "bmfleet", version, about, long_about = None, max_term_width = 100)]
+#[command(name = "bmfleet", version, about, long_about = None, max_term_width = 100, after_help = "Examples:\n  bmfleet validate --fleet examples/fleet\n  bmfleet plan --simulate --fleet examples/fleet\n  bmfleet diff --base origin/main --format markdown")]
 pub struct Cli {
     /// Global options.
     #[command(flatten)]
@@ -82,6 +82,17 @@ pub enum Command {
         after_help = "Examples:\n  bmfleet sim --fleet examples/fleet --port 8000\n  bmfleet sim --latency-ms 50 --error-rate 0.01 --seed 7"
     )]
     Sim(sim::SimArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  bmfleet completions bash > /etc/bash_completion.d/bmfleet\n  bmfleet completions zsh > \"${fpath[1]}/_bmfleet\""
+    )]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    #[command(after_help = "Examples:\n  bmfleet man > bmfleet.1 && man ./bmfleet.1")]
+    Man,
     /// Print the JSON Schema of fleet specs.
     #[command(after_help = "Examples:\n  bmfleet schema > schemas/fleet.schema.json")]
     Schema,
@@ -140,6 +151,22 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> miette::Result<ExitCode> {
         Command::Show(args) => show::run(&cli.global, &ctx, &args, out),
         Command::Explain(args) => explain::run(&cli.global, &ctx, &args, out),
         Command::Sim(args) => sim::run(&cli.global, &ctx, &args, out),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "bmfleet", &mut buf);
+            write_out(out, &String::from_utf8_lossy(&buf))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(cmd)
+                .render(&mut buf)
+                .map_err(|e| miette::miette!("rendering the man page: {e}"))?;
+            write_out(out, &String::from_utf8_lossy(&buf))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Schema => {
             write_out(out, &crate::spec::schema::fleet_schema_text())?;
             Ok(ExitCode::SUCCESS)
