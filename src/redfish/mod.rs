@@ -1,8 +1,61 @@
 //! Redfish client: reads (and, for `apply`, writes) the BMC/BIOS/DPU state of one server.
 //!
-//! Standards: DMTF DSP0266 (Redfish Specification) and the DMTF Redfish schemas (DSP8010
-//! bundle; DSP0268 guide). This first step holds the vendor-tolerant serde model
-//! ([`model`]) and the error type ([`error`]).
+//! Standards: DMTF DSP0266 (Redfish Specification: protocol, sessions, ETags, `$expand`,
+//! settings objects, tasks) and the DMTF Redfish schemas (DSP8010 bundle; DSP0268 guide).
+//! Vendor quirks handled are named where they are handled (Dell iDRAC, Lenovo XCC, NVIDIA
+//! BlueField, AMI, OpenStack sushy's ETag strategy).
+//!
+//! # Shape
+//!
+//! - [`BmcTarget`] + [`ClientOptions`] -> [`RedfishClient::new`]: one client per BMC, one
+//!   Redfish session per client (created on the first authenticated request, renewed once
+//!   on a 401, deleted by [`RedfishClient::logout`]); HTTP basic auth when the BMC has no
+//!   SessionService.
+//! - [`RedfishClient::read_system`] with a [`ReadWant`] -> [`SystemState`]: power, boot
+//!   override, BIOS current + pending, DPU mode, virtual media, SR-IOV.
+//! - Writes: [`RedfishClient::patch`], [`RedfishClient::post_action`],
+//!   [`RedfishClient::patch_bios_settings`], [`RedfishClient::set_boot_override`],
+//!   [`RedfishClient::reset`], [`RedfishClient::poll_task`], [`RedfishClient::set_dpu_mode`].
+//! - [`model`]: vendor-tolerant serde types and [`model::parse_resource`].
+//! - [`RedfishError`]: one diagnostic per failure class, code `bmfleet::redfish::*`.
+//!
+//! # Request economy
+//!
+//! A BIOS read of a host whose `system_id` is known, with session auth and logout, costs
+//! **5 requests when the BMC supports `$expand`, 6 otherwise** (service root, session POST,
+//! system GET with Bios inline or system GET + Bios GET, settings object GET, session
+//! DELETE). [`RedfishClient::request_count`] counts every attempt. At most
+//! [`ClientOptions::per_bmc_in_flight`] requests (default 2) are in flight per BMC, and a
+//! shared [`ClientOptions::global_limiter`] caps the whole run.
+//!
+//! # Retries
+//!
+//! Connection failures are retried for every method (the request was not sent); timeouts
+//! and 5xx only for GET/PATCH/DELETE; 503 and 429 for every method, waiting `Retry-After`
+//! seconds (capped at [`ClientOptions::retry_after_max`], default 30 s) or the exponential
+//! backoff with jitter. Other 4xx are never retried, TLS failures neither.
+//!
+//! # Secrets
+//!
+//! The password and the session token are [`crate::secret::Secret`]s: never in `Debug`,
+//! errors or logs. Endpoints with `user:password@` are rejected; redirects are not followed
+//! (they could carry `X-Auth-Token` elsewhere).
 
+mod client;
 pub mod error;
 pub mod model;
+mod read;
+mod tls;
+mod write;
+
+pub use client::{BmcTarget, ClientOptions, RedfishClient};
+pub use error::{ErrorDetails, ExtendedMessage, RedfishError};
+pub use read::{
+    BiosState, BootState, DeviceFunctionState, DpuMode, DpuModeSource, DpuModeState,
+    NetworkAdapterState, ReadWant, SystemState,
+};
+pub use tls::TlsOptions;
+pub use write::{
+    ApplyTime, BootOverrideEnabled, ResetType, TaskProgress, TaskRef, TaskState, WriteOutcome,
+    if_match_candidates,
+};
