@@ -1050,6 +1050,7 @@ fn splitmix64(mut x: u64) -> u64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 

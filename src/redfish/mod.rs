@@ -41,6 +41,10 @@
 //! errors or logs. Endpoints with `user:password@` are rejected; redirects are not followed
 //! (they could carry `X-Auth-Token` elsewhere).
 
+#![deny(missing_docs)]
+// Nothing a BMC sends may panic the client; tests are exempt.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod client;
 pub mod error;
 pub mod model;

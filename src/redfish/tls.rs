@@ -166,6 +166,7 @@ impl ServerCertVerifier for NoVerification {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 

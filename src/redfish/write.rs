@@ -706,6 +706,7 @@ fn progress_from(value: &Value, done_if_unknown: bool) -> TaskProgress {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -128,6 +128,7 @@ fn value_to_string(v: &Value) -> Option<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
     use serde::Deserialize;

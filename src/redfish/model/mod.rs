@@ -1599,8 +1599,8 @@ pub enum ModelError {
 /// # Errors
 /// [`ModelError::MissingType`] without `@odata.type` (and no `error`),
 /// [`ModelError::UnsupportedType`] for schemas bmfleet does not model,
-/// [`ModelError::Shape`] when a property has an impossible shape (e.g. `Attributes` is a
-/// string where an object is required... such values are mostly tolerated, see [`lenient`]).
+/// [`ModelError::Shape`] when the payload is not a JSON object or a required member is
+/// missing (most odd property shapes are tolerated instead, see [`lenient`]).
 pub fn parse_resource(value: &Value) -> Result<Resource, ModelError> {
     match value.get("@odata.type").and_then(Value::as_str) {
         Some(t) => match ResourceKind::from_odata_type(t) {
@@ -1659,6 +1659,7 @@ pub fn parse_as(kind: ResourceKind, value: &Value) -> Result<Resource, ModelErro
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
     use serde_json::json;
