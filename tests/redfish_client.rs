@@ -1315,3 +1315,234 @@ mod tls {
         );
     }
 }
+
+/// End to end against bmfleet's own fleet simulator (`bmfleet::sim`), which imitates iDRAC9,
+/// XCC, a DMTF-style BMC and BlueField DPU BMCs, including their ETag and apply-time rules.
+mod against_simulator {
+    use super::*;
+    use bmfleet::redfish::ApplyTime;
+    use bmfleet::sim::{
+        BmcKind, DpuGeneration, Faults, SimDpuConfig, SimFleetConfig, SimHandle, SimHostConfig,
+        SimServer, Timing, Vendor,
+    };
+
+    fn sim_client(
+        sim: &SimHandle,
+        host: &str,
+        kind: BmcKind,
+        opts: ClientOptions,
+    ) -> RedfishClient {
+        let (user, pass, system_id) = sim
+            .with_host(host, |s| {
+                let sid = match kind {
+                    BmcKind::Bmc => s.config.system_id.clone(),
+                    BmcKind::Dpu => s.config.dpu.as_ref().unwrap().system_id.clone(),
+                };
+                (s.config.username.clone(), s.config.password.clone(), sid)
+            })
+            .unwrap();
+        RedfishClient::new(
+            BmcTarget {
+                label: format!("{host}/{}", kind.segment()),
+                endpoint: sim.endpoint(host, kind).parse().unwrap(),
+                system_id: Some(system_id),
+                username: user,
+                password: Secret::new(pass),
+                tls: TlsOptions::default(),
+            },
+            opts,
+        )
+        .unwrap()
+    }
+
+    fn fleet() -> SimFleetConfig {
+        let mut dell = SimHostConfig::new("dell", Vendor::Dell);
+        dell.pending_bios = BTreeMap::from([("MemTest".to_string(), json!("Enabled"))]);
+        let mut xcc = SimHostConfig::new("xcc", Vendor::Lenovo);
+        xcc.pending_bios =
+            BTreeMap::from([("Processors_TurboMode".to_string(), json!("Disabled"))]);
+        let generic = SimHostConfig::new("generic", Vendor::Generic);
+        let bf3 =
+            SimHostConfig::new("bf3", Vendor::Dell).with_dpu(SimDpuConfig::new(DpuGeneration::Bf3));
+        let bf2 = SimHostConfig::new("bf2", Vendor::Lenovo)
+            .with_dpu(SimDpuConfig::new(DpuGeneration::Bf2));
+        SimFleetConfig {
+            hosts: vec![dell, xcc, generic, bf3, bf2],
+            faults: Faults::default(),
+            timing: Timing::uniform(40),
+        }
+    }
+
+    #[tokio::test]
+    async fn bios_read_costs_at_most_six_requests_per_vendor() {
+        let sim = SimServer::start(fleet()).await.unwrap();
+        for (host, expected, pending) in [
+            ("dell", 6, ("MemTest", json!("Enabled"))),
+            ("xcc", 5, ("Processors_TurboMode", json!("Disabled"))),
+        ] {
+            let c = sim_client(&sim, host, BmcKind::Bmc, fast_opts());
+            let state = c.read_system(BIOS).await.unwrap();
+            c.logout().await.unwrap();
+            assert_eq!(c.request_count(), expected, "{host}");
+            assert_eq!(sim.host_request_count(host), Some(expected), "{host}");
+            assert_eq!(
+                sim.with_host(host, |s| s.session_count(BmcKind::Bmc)),
+                Some(0)
+            );
+            let bios = state.bios.unwrap();
+            // XCC repeats every attribute in Bios/Pending; only the changed one is pending.
+            assert_eq!(
+                bios.pending,
+                BTreeMap::from([(pending.0.to_string(), pending.1)]),
+                "{host}"
+            );
+            assert_eq!(state.power_state.as_deref(), Some("On"));
+        }
+        let c = sim_client(&sim, "generic", BmcKind::Bmc, fast_opts());
+        let state = c.read_system(BIOS).await.unwrap();
+        c.logout().await.unwrap();
+        assert!(c.request_count() <= 6);
+        assert!(state.bios.unwrap().pending.is_empty());
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn idrac_bios_change_applies_after_restart() {
+        let sim = SimServer::start(fleet()).await.unwrap();
+        let c = sim_client(&sim, "dell", BmcKind::Bmc, fast_opts());
+        c.read_system(BIOS).await.unwrap();
+        let attrs = BTreeMap::from([("ProcTurboMode".to_string(), json!("Disabled"))]);
+        c.patch_bios_settings(&attrs, Some(ApplyTime::OnReset))
+            .await
+            .unwrap();
+        assert_eq!(sim.with_host("dell", |s| s.bios_job_scheduled), Some(true));
+        // iDRAC rejects If-Match on actions; the client never sends it.
+        let task = c.reset(ResetType::ForceRestart).await.unwrap().unwrap();
+        let mut done = false;
+        for _ in 0..100 {
+            let progress = c.poll_task(&task).await.unwrap();
+            if progress.finished {
+                assert_eq!(progress.state, TaskState::Completed);
+                done = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(done, "reset task never finished");
+        let state = c.read_system(BIOS).await.unwrap();
+        let bios = state.bios.unwrap();
+        assert_eq!(bios.attributes["ProcTurboMode"], json!("Disabled"));
+        assert_eq!(bios.attributes["MemTest"], json!("Enabled"));
+        assert!(bios.pending.is_empty(), "{:?}", bios.pending);
+        c.logout().await.unwrap();
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn xcc_patch_with_weak_etags_and_boot_override() {
+        let mut cfg = fleet();
+        cfg.faults.weak_etags = true;
+        let sim = SimServer::start(cfg).await.unwrap();
+        let c = sim_client(&sim, "xcc", BmcKind::Bmc, fast_opts());
+        let state = c.read_system(BIOS).await.unwrap();
+        assert!(state.etag.as_deref().unwrap().starts_with("W/"));
+        let attrs = BTreeMap::from([("Processors_CStates".to_string(), json!("Disabled"))]);
+        c.patch_bios_settings(&attrs, None).await.unwrap();
+        c.set_boot_override("Pxe", BootOverrideEnabled::Once, None)
+            .await
+            .unwrap();
+        let state = c.read_system(BIOS).await.unwrap();
+        assert_eq!(state.boot.override_target.as_deref(), Some("Pxe"));
+        assert_eq!(state.boot.override_enabled.as_deref(), Some("Once"));
+        assert_eq!(
+            state.bios.unwrap().pending.get("Processors_CStates"),
+            Some(&json!("Disabled"))
+        );
+        c.logout().await.unwrap();
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn dpu_modes_read_and_requested() {
+        let sim = SimServer::start(fleet()).await.unwrap();
+        let want = ReadWant {
+            dpu_mode: true,
+            ..ReadWant::default()
+        };
+        // The simulated DPU system carries `Oem.Nvidia.Mode` inline on both generations (BF3
+        // also links `Oem/Nvidia`), so both are read from there; the write path differs.
+        for (host, via_bios) in [("bf3", false), ("bf2", true)] {
+            let c = sim_client(&sim, host, BmcKind::Dpu, fast_opts());
+            let dpu = c.read_system(want).await.unwrap().dpu_mode.unwrap();
+            assert_eq!(
+                (dpu.mode, dpu.raw.as_str(), dpu.source),
+                (Some(DpuMode::Dpu), "DpuMode", DpuModeSource::OemNvidia),
+                "{host}"
+            );
+            c.set_dpu_mode(DpuMode::Nic).await.unwrap();
+            let (pending_mode, pending_bios) = sim
+                .with_host(host, |s| {
+                    (
+                        s.dpu_pending_mode.map(|p| p.mode.as_str()),
+                        s.dpu_pending_bios.get("NicMode").cloned(),
+                    )
+                })
+                .unwrap();
+            if via_bios {
+                // BF2: staged in the DPU's Bios/Settings until the DPU resets.
+                assert_eq!((pending_mode, pending_bios), (None, Some(json!("NicMode"))));
+                let both = ReadWant {
+                    bios: true,
+                    dpu_mode: true,
+                    ..ReadWant::default()
+                };
+                let state = c.read_system(both).await.unwrap();
+                assert_eq!(
+                    state.dpu_mode.unwrap().mode,
+                    Some(DpuMode::Dpu),
+                    "not yet applied"
+                );
+                assert_eq!(
+                    state.bios.unwrap().pending.get("NicMode"),
+                    Some(&json!("NicMode"))
+                );
+            } else {
+                // BF3: Mode.Set action.
+                assert_eq!((pending_mode, pending_bios), (Some("NicMode"), None));
+            }
+            c.logout().await.unwrap();
+        }
+        // A host BMC is not a DPU.
+        let c = sim_client(&sim, "dell", BmcKind::Bmc, fast_opts());
+        assert_eq!(c.read_system(want).await.unwrap().dpu_mode, None);
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn injected_errors_are_retried() {
+        let mut cfg = SimFleetConfig::generated(6);
+        cfg.faults.error_rate = 0.3;
+        cfg.faults.retry_after_secs = 0;
+        cfg.faults.seed = 7;
+        let sim = SimServer::start(cfg).await.unwrap();
+        let hosts: Vec<String> = sim.host_names().map(String::from).collect();
+        let opts = ClientOptions {
+            retries: 6,
+            ..fast_opts()
+        };
+        let mut retried = 0;
+        for host in &hosts {
+            let c = sim_client(&sim, host, BmcKind::Bmc, opts.clone());
+            c.read_system(BIOS)
+                .await
+                .unwrap_or_else(|e| panic!("{host}: {e}"));
+            c.logout().await.unwrap();
+            retried += c.request_count().saturating_sub(6);
+        }
+        assert!(
+            retried > 0,
+            "with a 30% error rate some requests must have been retried"
+        );
+        sim.shutdown().await;
+    }
+}
