@@ -1,1 +1,2 @@
-//! TODO
+//! The pure planner (graph, diff, Plan).
+pub mod observed;

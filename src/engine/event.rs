@@ -1,0 +1,90 @@
+//! Events the engine emits while it works. Libraries never print: a [`Reporter`] turns events
+//! into progress bars (the CLI, on a terminal), NDJSON, or a recording (tests).
+
+use serde::Serialize;
+use std::sync::Mutex;
+
+/// Which BMC of a host an event is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BmcRole {
+    /// The host's own BMC.
+    Bmc,
+    /// The DPU's BMC.
+    Dpu,
+}
+
+/// Something that happened during a refresh (read of live state).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// Reading started for `hosts` hosts (`bmcs` BMCs in all).
+    RefreshStarted {
+        /// Hosts to read.
+        hosts: usize,
+        /// BMCs to read (host BMCs plus DPU BMCs).
+        bmcs: usize,
+    },
+    /// One BMC was read (or failed).
+    BmcRead {
+        /// Host name.
+        host: String,
+        /// Host BMC or DPU BMC.
+        role: BmcRole,
+        /// Whether the read succeeded.
+        ok: bool,
+        /// HTTP requests it took (retries included).
+        requests: u64,
+    },
+    /// All BMCs of a host were read.
+    HostRefreshed {
+        /// Host name.
+        host: String,
+        /// True when every BMC of the host was read.
+        ok: bool,
+    },
+    /// Reading finished.
+    RefreshFinished {
+        /// Hosts read.
+        hosts: usize,
+        /// Hosts with at least one failed BMC.
+        failed: usize,
+        /// HTTP requests in all.
+        requests: u64,
+    },
+}
+
+/// Receives engine events. Implementations must be cheap and must not block.
+pub trait Reporter: Send + Sync {
+    /// Called for every event, in the order they happen per host.
+    fn event(&self, event: &Event);
+}
+
+/// Ignores every event.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NullReporter;
+
+impl Reporter for NullReporter {
+    fn event(&self, _event: &Event) {}
+}
+
+/// Records every event (for tests).
+#[derive(Debug, Default)]
+pub struct RecordingReporter {
+    events: Mutex<Vec<Event>>,
+}
+
+impl RecordingReporter {
+    /// The events so far.
+    pub fn events(&self) -> Vec<Event> {
+        self.events.lock().map(|e| e.clone()).unwrap_or_default()
+    }
+}
+
+impl Reporter for RecordingReporter {
+    fn event(&self, event: &Event) {
+        if let Ok(mut e) = self.events.lock() {
+            e.push(event.clone());
+        }
+    }
+}

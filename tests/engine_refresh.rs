@@ -1,0 +1,145 @@
+//! The engine reads the live state of the example fleet from the simulator, seeded from the
+//! same specs with drift, and sees exactly the drift the simulator applied.
+
+use bmfleet::engine::targets::{Credential, EndpointOverrides};
+use bmfleet::engine::{
+    CredentialSource, Event, RecordingReporter, RefreshOptions, refresh, targets_for,
+};
+use bmfleet::secret::Secret;
+use bmfleet::sim::from_spec::{SIM_PASSWORD, SIM_USERNAME, Seeding, from_spec};
+use bmfleet::sim::{BmcKind, DriftKind, SimServer};
+use std::path::Path;
+use std::sync::Arc;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_sees_the_simulated_drift() {
+    let fleet = bmfleet::spec::load::load_dir(Path::new("examples/fleet")).unwrap();
+    let hosts: Vec<&bmfleet::spec::Host> = fleet.hosts.iter().collect();
+    let seeding = Seeding {
+        seed: 7,
+        drift_rate: 0.6,
+        factory_rate: 0.0,
+    };
+    let (config, drift) = from_spec(&hosts, seeding);
+    assert!(!drift.is_empty());
+    let sim = SimServer::start(config).await.unwrap();
+    let overrides: EndpointOverrides = hosts
+        .iter()
+        .map(|h| {
+            let dpu = h
+                .settings
+                .dpu
+                .as_ref()
+                .map(|_| sim.endpoint(&h.name, BmcKind::Dpu));
+            (h.name.clone(), (sim.endpoint(&h.name, BmcKind::Bmc), dpu))
+        })
+        .collect();
+    let creds = CredentialSource::Fixed(Credential {
+        username: SIM_USERNAME.into(),
+        password: Secret::new(SIM_PASSWORD),
+    });
+    let targets = targets_for(
+        &hosts,
+        &creds,
+        Path::new("examples/fleet"),
+        Some(&overrides),
+    );
+    let reporter = Arc::new(RecordingReporter::default());
+    let result = refresh(targets, &RefreshOptions::default(), reporter.clone()).await;
+    assert_eq!(result.observed.len(), hosts.len());
+    for h in result.observed.values() {
+        assert!(h.bmc.is_ok(), "{}: {:?}", h.name, h.bmc);
+        if let Some(d) = &h.dpu {
+            assert!(d.is_ok(), "{}: {d:?}", h.name);
+        }
+    }
+    for d in &drift {
+        let host = &result.observed[&d.host];
+        let bmc = host.bmc.as_ref().unwrap();
+        match &d.kind {
+            DriftKind::PowerOff => assert_eq!(bmc.power_state.as_deref(), Some("Off")),
+            DriftKind::BootOverridePxeOnce => {
+                assert_eq!(bmc.boot.override_target.as_deref(), Some("Pxe"));
+                assert_eq!(bmc.boot.override_enabled.as_deref(), Some("Once"));
+            }
+            DriftKind::BiosFlipped { attribute, to, .. } => {
+                assert_eq!(bmc.bios.as_ref().unwrap().current.get(attribute), Some(to));
+            }
+            DriftKind::BiosStaged { attribute, value } => {
+                assert_eq!(
+                    bmc.bios.as_ref().unwrap().pending.get(attribute),
+                    Some(value)
+                );
+            }
+            DriftKind::DpuNicMode => {
+                let dpu = host.dpu.as_ref().unwrap().as_ref().unwrap();
+                assert_eq!(dpu.mode, Some(bmfleet::spec::model::DpuMode::Nic));
+            }
+        }
+    }
+    // Request economy: at most 6 requests per BMC, logout included.
+    let bmcs = hosts.len() + hosts.iter().filter(|h| h.settings.dpu.is_some()).count();
+    assert!(
+        result.requests <= 6 * bmcs as u64 + 2,
+        "{} requests for {bmcs} BMCs",
+        result.requests
+    );
+    // Sessions were logged out.
+    for h in &hosts {
+        let open = sim
+            .with_host(&h.name, |s| s.session_count(BmcKind::Bmc))
+            .unwrap();
+        assert_eq!(open, 0, "{} left a session open", h.name);
+    }
+    let events = reporter.events();
+    assert!(matches!(
+        events.first(),
+        Some(Event::RefreshStarted { hosts: 14, .. })
+    ));
+    assert!(matches!(
+        events.last(),
+        Some(Event::RefreshFinished { failed: 0, .. })
+    ));
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_bmc_is_an_error_for_its_host_only() {
+    let fleet = bmfleet::spec::load::load_dir(Path::new("examples/fleet")).unwrap();
+    let hosts: Vec<&bmfleet::spec::Host> = fleet.hosts.iter().take(3).collect();
+    let (config, _) = from_spec(
+        &hosts,
+        Seeding {
+            drift_rate: 0.0,
+            ..Seeding::default()
+        },
+    );
+    let sim = SimServer::start(config).await.unwrap();
+    let mut overrides: EndpointOverrides = hosts
+        .iter()
+        .map(|h| (h.name.clone(), (sim.endpoint(&h.name, BmcKind::Bmc), None)))
+        .collect();
+    // Nothing listens on port 9 of loopback.
+    overrides.insert(hosts[1].name.clone(), ("http://127.0.0.1:9".into(), None));
+    let creds = CredentialSource::Fixed(Credential {
+        username: SIM_USERNAME.into(),
+        password: Secret::new(SIM_PASSWORD),
+    });
+    let targets = targets_for(
+        &hosts,
+        &creds,
+        Path::new("examples/fleet"),
+        Some(&overrides),
+    );
+    let mut opts = RefreshOptions::default();
+    opts.client.retries = 0;
+    let result = refresh(targets, &opts, Arc::new(bmfleet::engine::NullReporter)).await;
+    let bad = &result.observed[&hosts[1].name];
+    let err = bad.bmc.as_ref().unwrap_err();
+    assert!(err.endpoint.contains("127.0.0.1:9"), "{err:?}");
+    assert_eq!(err.code, "bmfleet::redfish::connect");
+    assert!(!err.help.is_empty());
+    assert!(result.observed[&hosts[0].name].bmc.is_ok());
+    assert!(result.observed[&hosts[2].name].bmc.is_ok());
+    sim.shutdown().await;
+}
