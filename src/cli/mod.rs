@@ -2,6 +2,7 @@
 //! design; no domain logic lives here.
 
 mod explain;
+mod graph;
 mod show;
 mod sim;
 mod validate;
@@ -93,6 +94,12 @@ pub enum Command {
     /// Print the man page (roff).
     #[command(after_help = "Examples:\n  bmfleet man > bmfleet.1 && man ./bmfleet.1")]
     Man,
+    /// Print the dependency graph of hosts' resources: what must happen before what, and
+    /// the rule that says so.
+    #[command(
+        after_help = "Examples:\n  bmfleet graph --fleet examples/fleet --host r1-c01\n  bmfleet graph -l rack=r1 --format dot | dot -Tsvg > graph.svg\n\nExit status: 0 success, 1 invalid specs or a dependency cycle."
+    )]
+    Graph(graph::GraphArgs),
     /// Print the JSON Schema of fleet specs.
     #[command(after_help = "Examples:\n  bmfleet schema > schemas/fleet.schema.json")]
     Schema,
@@ -167,6 +174,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> miette::Result<ExitCode> {
             write_out(out, &String::from_utf8_lossy(&buf))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Graph(args) => graph::run(&cli.global, &ctx, &args, out),
         Command::Schema => {
             write_out(out, &crate::spec::schema::fleet_schema_text())?;
             Ok(ExitCode::SUCCESS)

@@ -1,2 +1,55 @@
-//! The pure planner (graph, diff, Plan).
+//! The pure planner: effective hosts + observed state -> a [`Plan`].
+//!
+//! Pure and synchronous: no async runtime, no network, no clock, no randomness, no printing;
+//! output is deterministic (sorted hosts, `BTreeMap`s). Depends on [`crate::spec`] only; the
+//! engine fills [`observed`] types and renderers read [`model`] types.
+//!
+//! ```text
+//! spec::Host --flatten--> [Resource] --compare with ObservedHost--> [Change]
+//!                              \--graph (RULES + dependsOn)--> ordered Steps per host
+//!                                                   \--rollout policy--> Batches
+//! ```
+//!
+//! Modules: [`resource`] (addresses, settings, disruption classes), [`observed`] (live state),
+//! [`graph`] (ordering rules, transformers, cycle detection), [`planner`] (the comparison),
+//! [`diff`] (spec-to-spec), [`rollout`] (batches), [`model`] (the serializable plan),
+//! [`select`] (host filters), [`hostlist`] (`r1-c01..r1-c04`), [`value`] (comparison and
+//! digests).
+
+pub mod diff;
+pub mod graph;
+pub mod hostlist;
+pub mod model;
 pub mod observed;
+pub mod planner;
+pub mod resource;
+pub mod rollout;
+pub mod select;
+pub mod value;
+
+pub use diff::diff_specs;
+pub use graph::{ChangeIndex, GraphError, HostResources, PlanGraph, RULES, Rule};
+pub use model::{
+    Action, Batch, Change, ChangeGroup, FORMAT_VERSION, Fingerprint, Plan, PlanError, PlanFilters,
+    PlanHost, Rollout, SpecSource, Step, Summary, Unobserved,
+};
+pub use observed::{
+    ObservedBios, ObservedBoot, ObservedDpu, ObservedHost, ObservedSystem, ReadError,
+};
+pub use planner::plan;
+pub use resource::{DataFiles, Disruption, Resource, ResourceKind, Setting, flatten};
+pub use select::{PlanOptions, SelectError, select_hosts};
+
+/// The static dependency graph of `hosts` (what `bmfleet graph` shows): every resource the
+/// spec sets, every rule that could apply.
+pub fn static_graph(hosts: &[&crate::spec::Host], files: &DataFiles) -> PlanGraph {
+    let hr: Vec<HostResources> = hosts
+        .iter()
+        .map(|h| HostResources {
+            name: h.name.clone(),
+            depends_on: h.depends_on.clone(),
+            resources: flatten(h, files),
+        })
+        .collect();
+    graph::build(&hr, &ChangeIndex::everything(&hr))
+}

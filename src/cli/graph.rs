@@ -1,0 +1,63 @@
+use super::{Ctx, GlobalArgs, write_out};
+use crate::plan::{PlanOptions, select_hosts};
+use crate::render::graph;
+use crate::spec::selector::Selector;
+use clap::{Args, ValueEnum};
+use std::io::Write;
+use std::process::ExitCode;
+
+/// `bmfleet graph` options.
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Only hosts whose labels match this selector (kubectl syntax: `rack=r1,role!=dpu`).
+    #[arg(short = 'l', long = "selector", value_name = "SELECTOR")]
+    pub selector: Option<String>,
+    /// Only this host (repeatable; globs such as `r1-*` allowed).
+    #[arg(long = "host", value_name = "NAME")]
+    pub hosts: Vec<String>,
+}
+
+/// Output formats of `graph`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Graphviz DOT, one cluster per host (`| dot -Tsvg > graph.svg`).
+    Dot,
+    /// Every node with the nodes it comes after and the rules that order them.
+    Text,
+}
+
+pub fn run(
+    g: &GlobalArgs,
+    ctx: &Ctx,
+    args: &GraphArgs,
+    out: &mut dyn Write,
+) -> miette::Result<ExitCode> {
+    let fleet = super::load(g)?;
+    super::require_valid(&fleet, ctx)?;
+    let selector = match &args.selector {
+        Some(text) => Some(Selector::parse(text).map_err(|e| {
+            miette::miette!(
+                code = "bmfleet::cli::bad_selector",
+                help = "kubectl syntax: `rack=r1`, `role in (compute,storage)`, `!canary`",
+                "invalid selector `{text}`: {e}"
+            )
+        })?),
+        None => None,
+    };
+    let opts = PlanOptions {
+        selector,
+        hosts: args.hosts.clone(),
+        ..PlanOptions::for_fleet(&fleet)
+    };
+    let hosts = select_hosts(&fleet.hosts, &opts)?;
+    let graph = crate::plan::static_graph(&hosts, &opts.files).check()?;
+    let text = match args.format {
+        Format::Dot => graph::dot(&graph),
+        Format::Text => graph::text(&graph),
+    };
+    write_out(out, &text)?;
+    Ok(ExitCode::SUCCESS)
+}
