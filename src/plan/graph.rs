@@ -536,23 +536,35 @@ fn condition_holds(
     }
 }
 
+fn nodes_by_host(nodes: &BTreeMap<String, GraphNode>) -> BTreeMap<&str, Vec<&GraphNode>> {
+    let mut by_host: BTreeMap<&str, Vec<&GraphNode>> = BTreeMap::new();
+    for n in nodes.values() {
+        by_host.entry(n.host.as_str()).or_default().push(n);
+    }
+    by_host
+}
+
 fn apply_rules(b: &mut Builder<'_>) {
+    let by_host = nodes_by_host(&b.nodes);
+    let mut new_edges: Vec<(String, String, &'static str)> = Vec::new();
     for h in b.hosts {
-        let nodes: Vec<&GraphNode> = b.nodes.values().filter(|n| n.host == h.name).collect();
+        let Some(nodes) = by_host.get(h.name.as_str()) else {
+            continue;
+        };
         for rule in RULES {
             for before in nodes.iter().filter(|n| rule.before.matches(n.kind)) {
                 for after in nodes.iter().filter(|n| rule.after.matches(n.kind)) {
                     if before.address != after.address
                         && condition_holds(rule.when, h, b.changes, before, after)
                     {
-                        b.edges
-                            .entry((before.address.clone(), after.address.clone()))
-                            .or_default()
-                            .insert(rule.name);
+                        new_edges.push((before.address.clone(), after.address.clone(), rule.name));
                     }
                 }
             }
         }
+    }
+    for (from, to, rule) in new_edges {
+        b.edges.entry((from, to)).or_default().insert(rule);
     }
 }
 
@@ -597,6 +609,31 @@ fn find_host_cycles(b: &mut Builder<'_>) {
 
 fn add_depends_on(b: &mut Builder<'_>) {
     let names: BTreeSet<&str> = b.hosts.iter().map(|h| h.name.as_str()).collect();
+    let by_host: BTreeMap<String, Vec<String>> = nodes_by_host(&b.nodes)
+        .into_iter()
+        .map(|(h, ns)| {
+            (
+                h.to_string(),
+                ns.iter()
+                    .filter(|n| n.kind != ResourceKind::Host)
+                    .map(|n| n.address.clone())
+                    .collect(),
+            )
+        })
+        .collect();
+    // Nodes with a predecessor on their own host.
+    let has_own_predecessor: BTreeSet<&str> = b
+        .edges
+        .keys()
+        .filter(|(from, to)| {
+            matches!((b.nodes.get(from), b.nodes.get(to)), (Some(f), Some(t)) if f.host == t.host)
+        })
+        .map(|(_, to)| to.as_str())
+        .collect();
+    let mut new_nodes: Vec<GraphNode> = Vec::new();
+    let mut new_edges: Vec<(String, String, &'static str)> = Vec::new();
+    let mut barriers: BTreeSet<String> = BTreeSet::new();
+    let empty = Vec::new();
     for h in b.hosts {
         let deps: BTreeSet<&str> = h
             .depends_on
@@ -608,53 +645,33 @@ fn add_depends_on(b: &mut Builder<'_>) {
         if deps.is_empty() {
             continue;
         }
-        // The host's roots: its nodes with no predecessor among its own nodes.
-        let own: Vec<String> = b
-            .nodes
-            .values()
-            .filter(|n| n.host == h.name && n.kind != ResourceKind::Host)
-            .map(|n| n.address.clone())
-            .collect();
-        let roots: Vec<String> = own
+        let own = by_host.get(&h.name).unwrap_or(&empty);
+        let roots: Vec<&String> = own
             .iter()
-            .filter(|a| {
-                !b.edges.keys().any(|(from, to)| {
-                    to == *a && b.nodes.get(from).is_some_and(|n| n.host == h.name)
-                })
-            })
-            .cloned()
+            .filter(|a| !has_own_predecessor.contains(a.as_str()))
             .collect();
         for dep in deps {
             let barrier = ResourceKind::Host.address(dep, "");
-            if !b.nodes.contains_key(&barrier) {
-                let members: Vec<String> = b
-                    .nodes
-                    .values()
-                    .filter(|n| n.host == dep && n.kind != ResourceKind::Host)
-                    .map(|n| n.address.clone())
-                    .collect();
-                b.nodes.insert(
-                    barrier.clone(),
-                    GraphNode {
-                        address: barrier.clone(),
-                        host: dep.to_string(),
-                        kind: ResourceKind::Host,
-                    },
-                );
-                for m in members {
-                    b.edges
-                        .entry((m, barrier.clone()))
-                        .or_default()
-                        .insert("host-complete");
+            if barriers.insert(barrier.clone()) {
+                new_nodes.push(GraphNode {
+                    address: barrier.clone(),
+                    host: dep.to_string(),
+                    kind: ResourceKind::Host,
+                });
+                for m in by_host.get(dep).unwrap_or(&empty) {
+                    new_edges.push((m.clone(), barrier.clone(), "host-complete"));
                 }
             }
             for r in &roots {
-                b.edges
-                    .entry((barrier.clone(), r.clone()))
-                    .or_default()
-                    .insert(DEPENDS_ON_RULE.name);
+                new_edges.push((barrier.clone(), (*r).clone(), DEPENDS_ON_RULE.name));
             }
         }
+    }
+    for n in new_nodes {
+        b.nodes.insert(n.address.clone(), n);
+    }
+    for (from, to, rule) in new_edges {
+        b.edges.entry((from, to)).or_default().insert(rule);
     }
 }
 

@@ -106,6 +106,25 @@ pub fn display(v: Option<&Value>) -> String {
     }
 }
 
+/// Like [`display`], but a cloud-init digest (`{"sha256": ..., "bytes": n}`) is shortened to
+/// `sha256:0123456789ab (n bytes)`, and a digest of an unread document shows as
+/// `(not read)`.
+pub fn display_setting(v: Option<&Value>) -> String {
+    if let Some(Value::Object(map)) = v
+        && map.len() == 2
+        && map.contains_key("bytes")
+    {
+        match (map.get("sha256"), map.get("bytes")) {
+            (Some(Value::String(h)), Some(Value::Number(n))) => {
+                return format!("sha256:{} ({n} bytes)", h.get(..12).unwrap_or(h));
+            }
+            (Some(Value::Null), _) => return "(not read)".to_string(),
+            _ => {}
+        }
+    }
+    display(v)
+}
+
 /// True when a setting name looks like it holds a secret (`AdminPassword`, `SetupPasswd`,
 /// `ApiToken`, `SharedSecret`): its values are never rendered and never stored in plans.
 pub fn is_sensitive_name(name: &str) -> bool {
@@ -159,6 +178,18 @@ mod tests {
             sha256_hex(b""),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
+    }
+
+    #[test]
+    fn digests_display_short() {
+        let v = json!({"sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "bytes": 0});
+        assert_eq!(display_setting(Some(&v)), "sha256:e3b0c44298fc (0 bytes)");
+        assert_eq!(
+            display_setting(Some(&json!({"sha256": null, "bytes": null}))),
+            "(not read)"
+        );
+        assert_eq!(display_setting(Some(&json!("On"))), "\"On\"");
+        assert_eq!(display_setting(None), "null");
     }
 
     #[test]

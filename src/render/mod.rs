@@ -2,4 +2,7 @@
 //! strings or implement reporter traits; they never decide anything.
 pub mod diagnostics;
 pub mod graph;
+pub mod plan_json;
+pub mod plan_markdown;
+pub mod plan_text;
 pub mod yaml;

@@ -1,0 +1,529 @@
+//! The human plan, in Terraform's style: `+` create, `~` update, `-` delete, `-/+` replace,
+//! `#` notes; sensitive values as `(sensitive value)`. Identical changes on many hosts come
+//! first ("Changes on many hosts"), then each host's own details, the rollout, and one
+//! summary line (`Plan: 9 hosts to change, 23 settings, 7 reboots.`).
+//!
+//! Deterministic: no terminal queries; notes wrap at [`WIDTH`] columns; ANSI colour only when
+//! asked for.
+
+use crate::plan::hostlist;
+use crate::plan::model::{Action, Change, ChangeGroup, Plan, PlanHost};
+use crate::plan::resource::{Disruption, relative_address};
+use crate::plan::value::{SENSITIVE, display_setting};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Column at which notes and host lists wrap.
+pub const WIDTH: usize = 100;
+
+/// ANSI styling, or none.
+#[derive(Debug, Clone, Copy)]
+pub struct Paint {
+    color: bool,
+}
+
+impl Paint {
+    /// Styling that emits ANSI escapes only when `color` is true.
+    pub fn new(color: bool) -> Self {
+        Self { color }
+    }
+
+    fn wrap(self, code: &str, s: &str) -> String {
+        if self.color && !s.is_empty() {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+
+    /// Bold.
+    pub fn bold(self, s: &str) -> String {
+        self.wrap("1", s)
+    }
+
+    /// Dim (notes).
+    pub fn dim(self, s: &str) -> String {
+        self.wrap("2", s)
+    }
+
+    /// Red (errors).
+    pub fn red(self, s: &str) -> String {
+        self.wrap("31", s)
+    }
+
+    /// The colour of an action's marker.
+    pub fn action(self, a: Action, s: &str) -> String {
+        let code = match a {
+            Action::Create => "32",
+            Action::Update => "33",
+            Action::Delete | Action::Replace => "31",
+            Action::Pending => "36",
+            Action::NoOp => "0",
+        };
+        self.wrap(code, s)
+    }
+}
+
+/// `1 host` / `3 hosts`.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("{n} {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// The summary line: `Plan: 9 hosts to change, 23 settings, 7 reboots.` (with
+/// `, 2 reprovisions` when there are any), or `No changes. The fleet matches the spec.`
+pub fn summary_line(plan: &Plan) -> String {
+    let s = &plan.summary;
+    if !plan.has_changes() {
+        return "No changes. The fleet matches the spec.".to_string();
+    }
+    let mut line = format!(
+        "Plan: {} to change, {}, {}",
+        count(s.hosts_to_change, "host", "hosts"),
+        count(s.settings, "setting", "settings"),
+        count(s.reboots, "reboot", "reboots"),
+    );
+    if s.reprovisions > 0 {
+        line.push_str(&format!(
+            ", {}",
+            count(s.reprovisions, "reprovision", "reprovisions")
+        ));
+    }
+    line.push('.');
+    line
+}
+
+/// Lines that qualify the summary: pending values, errors, unobserved resources.
+pub fn summary_notes(plan: &Plan) -> Vec<String> {
+    let s = &plan.summary;
+    let mut out = Vec::new();
+    if s.pending > 0 {
+        out.push(format!(
+            "{} already staged on the BMCs with the desired value (pending, applies on reset).",
+            count(s.pending, "setting is", "settings are")
+        ));
+    }
+    let host_errors = plan.hosts.iter().filter(|h| h.error.is_some()).count();
+    if host_errors > 0 {
+        out.push(format!(
+            "{} could not be planned (see the errors).",
+            count(host_errors, "host", "hosts")
+        ));
+    }
+    if !plan.errors.is_empty() {
+        out.push(format!(
+            "{} in the plan (see the errors).",
+            count(plan.errors.len(), "error", "errors")
+        ));
+    }
+    if s.unobserved > 0 {
+        let hosts: Vec<String> = plan
+            .hosts
+            .iter()
+            .filter(|h| !h.unobserved.is_empty())
+            .map(|h| h.name.clone())
+            .collect();
+        out.push(format!(
+            "Not refreshed: {} on {} ({}).",
+            count(s.unobserved, "resource", "resources"),
+            count(hosts.len(), "host", "hosts"),
+            unobserved_reasons(plan).join("; ")
+        ));
+    }
+    out
+}
+
+fn unobserved_reasons(plan: &Plan) -> Vec<String> {
+    let mut reasons: Vec<String> = plan
+        .hosts
+        .iter()
+        .flat_map(|h| h.unobserved.iter().map(|u| u.reason.clone()))
+        .collect();
+    reasons.sort();
+    reasons.dedup();
+    reasons
+}
+
+/// A value for display: `(sensitive value)` when sensitive.
+pub fn value(sensitive: bool, v: Option<&Value>) -> String {
+    if sensitive && v.is_some() {
+        SENSITIVE.to_string()
+    } else {
+        display_setting(v)
+    }
+}
+
+/// The text after a change's marker and key: `= "a" -> "b"`, `= "b" (pending, applies on
+/// reset)`, ...
+pub fn change_values(
+    action: Action,
+    sensitive: bool,
+    before: Option<&Value>,
+    pending: Option<&Value>,
+    after: Option<&Value>,
+) -> String {
+    let v = |x: Option<&Value>| value(sensitive, x);
+    match action {
+        Action::Create => format!("= {}", v(after)),
+        Action::Delete => format!("= {} -> null", v(before)),
+        Action::Pending => format!("= {} (pending, applies on reset)", v(after)),
+        Action::Replace => format!("= {} (staged) -> {}", v(pending), v(after)),
+        Action::Update if sensitive => format!("= {}", v(after)),
+        Action::Update | Action::NoOp => format!("= {} -> {}", v(before), v(after)),
+    }
+}
+
+/// True when a change's reason is worth a `#` line of its own (drift, replaced staged values,
+/// settings the BMC does not report).
+pub fn reason_is_notable(c: &Change) -> bool {
+    matches!(c.action, Action::Replace | Action::Create | Action::Delete)
+        || c.reason.starts_with("drift")
+}
+
+/// Word-wraps `text` to `width` columns: the first line starts with `first`, the others with
+/// `rest`. Words longer than a line are not broken.
+pub fn wrap(text: &str, first: &str, rest: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = first.to_string();
+    let mut empty = true;
+    for word in text.split_whitespace() {
+        let prefix_len = if lines.is_empty() {
+            first.len()
+        } else {
+            rest.len()
+        };
+        if !empty && line.len() + 1 + word.len() > width && line.len() > prefix_len {
+            lines.push(std::mem::replace(&mut line, rest.to_string()));
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(word);
+        empty = false;
+    }
+    lines.push(line);
+    lines
+}
+
+fn marker(d: Disruption) -> &'static str {
+    match d {
+        Disruption::None => "",
+        Disruption::LinkFlap => " [link flap]",
+        Disruption::Reboot => " [reboot]",
+        Disruption::Reprovision => " [reprovision]",
+    }
+}
+
+/// Renders the plan for a terminal. `color` turns on ANSI colours (the CLI decides, from the
+/// TTY and `NO_COLOR`).
+pub fn render(plan: &Plan, color: bool) -> String {
+    let p = Paint::new(color);
+    let mut out: Vec<String> = Vec::new();
+    out.push(format!(
+        "Spec: {}; {} in scope.",
+        plan.source.describe(),
+        count(plan.summary.hosts, "host", "hosts")
+    ));
+    out.push(String::new());
+
+    for e in &plan.errors {
+        out.push(p.red(&p.bold(&format!("Error: {}", e.message))));
+        out.extend(wrap(&e.help, "  help: ", "        ", WIDTH));
+        out.push(String::new());
+    }
+
+    if !plan.groups.is_empty() {
+        out.push(p.bold("Changes on many hosts:"));
+        out.push(String::new());
+        for g in &plan.groups {
+            render_group(&mut out, p, g);
+        }
+        out.push(String::new());
+    }
+
+    for h in &plan.hosts {
+        if h.error.is_some() || h.has_changes() || !h.changes.is_empty() {
+            render_host(&mut out, p, h);
+            out.push(String::new());
+        }
+    }
+
+    let unchanged: Vec<String> = plan
+        .hosts
+        .iter()
+        .filter(|h| h.error.is_none() && !h.has_changes() && h.changes.is_empty())
+        .map(|h| h.name.clone())
+        .collect();
+    if !unchanged.is_empty() && plan.has_changes() {
+        out.extend(wrap(
+            &format!(
+                "{} without changes: {}",
+                count(unchanged.len(), "host", "hosts"),
+                hostlist::compress(&unchanged)
+            ),
+            "# ",
+            "#   ",
+            WIDTH,
+        ));
+        out.push(String::new());
+    }
+
+    if !plan.rollout.batches.is_empty() {
+        render_rollout(&mut out, p, plan);
+        out.push(String::new());
+    }
+
+    out.push(p.bold(&summary_line(plan)));
+    for n in summary_notes(plan) {
+        out.extend(wrap(&n, "", "  ", WIDTH));
+    }
+    let mut s = out.join("\n");
+    s.push('\n');
+    s
+}
+
+fn render_group(out: &mut Vec<String>, p: Paint, g: &ChangeGroup) {
+    let line = format!(
+        "  {} {}: {} {}",
+        p.action(g.action, g.action.symbol()),
+        g.resource,
+        g.setting,
+        change_values(
+            g.action,
+            false,
+            g.before.as_ref(),
+            g.pending.as_ref(),
+            g.after.as_ref()
+        )
+    );
+    out.push(line);
+    out.extend(wrap(
+        &format!(
+            "on {}: {}{}",
+            count(g.hosts.len(), "host", "hosts"),
+            hostlist::compress(&g.hosts),
+            marker(g.disruption)
+        ),
+        "      ",
+        "        ",
+        WIDTH,
+    ));
+    if g.action == Action::Replace || g.reason.starts_with("drift") {
+        for l in wrap(&g.reason, "      # ", "      #   ", WIDTH) {
+            out.push(p.dim(&l));
+        }
+    }
+}
+
+fn render_host(out: &mut Vec<String>, p: Paint, h: &PlanHost) {
+    if let Some(e) = &h.error {
+        out.push(p.red(&p.bold(&format!("# {}: not planned (error)", h.name))));
+        out.extend(
+            wrap(
+                &format!("Error: could not read {}: {}", e.endpoint, e.message),
+                "  ",
+                "    ",
+                WIDTH,
+            )
+            .into_iter()
+            .map(|l| p.red(&l)),
+        );
+        out.push(format!("    code: {}", e.code));
+        out.extend(wrap(&e.help, "    help: ", "          ", WIDTH));
+        return;
+    }
+    let mut parts = Vec::new();
+    let settings = h.settings_changed();
+    if settings > 0 {
+        parts.push(count(settings, "setting", "settings"));
+    }
+    let pending = h.pending();
+    if pending > 0 {
+        parts.push(format!("{pending} pending"));
+    }
+    out.push(p.bold(&format!(
+        "# {}: {}{}",
+        h.name,
+        parts.join(", "),
+        marker(h.disruption)
+    )));
+
+    let mut by_resource: BTreeMap<&str, Vec<&Change>> = BTreeMap::new();
+    for c in &h.changes {
+        by_resource.entry(c.address.as_str()).or_default().push(c);
+    }
+    for (address, changes) in by_resource {
+        let action = resource_action(&changes);
+        out.push(format!(
+            "  {} {} {{",
+            p.action(action, action.symbol()),
+            relative_address(address)
+        ));
+        let own: Vec<&&Change> = changes.iter().filter(|c| c.group.is_none()).collect();
+        let grouped: Vec<&str> = changes
+            .iter()
+            .filter(|c| c.group.is_some())
+            .map(|c| c.setting.as_str())
+            .collect();
+        if !grouped.is_empty() {
+            for l in wrap(
+                &format!("as in \"Changes on many hosts\": {}", grouped.join(", ")),
+                "      # ",
+                "      #   ",
+                WIDTH,
+            ) {
+                out.push(p.dim(&l));
+            }
+        }
+        let width = own.iter().map(|c| c.setting.len()).max().unwrap_or(0);
+        for c in own {
+            out.push(format!(
+                "      {} {:width$} {}",
+                p.action(c.action, c.action.symbol()),
+                c.setting,
+                change_values(
+                    c.action,
+                    c.sensitive,
+                    c.before.as_ref(),
+                    c.pending.as_ref(),
+                    c.after.as_ref()
+                ),
+            ));
+            if reason_is_notable(c) {
+                for l in wrap(&c.reason, "        # ", "        #   ", WIDTH) {
+                    out.push(p.dim(&l));
+                }
+            }
+        }
+        out.push("    }".to_string());
+    }
+    if !h.steps.is_empty() {
+        let order: Vec<&str> = h
+            .steps
+            .iter()
+            .map(|s| relative_address(&s.address))
+            .collect();
+        for l in wrap(&order.join(" -> "), "  # order: ", "  #   ", WIDTH) {
+            out.push(p.dim(&l));
+        }
+    }
+    for s in h.steps.iter().filter(|s| s.address.ends_with("/reboot")) {
+        for l in wrap(&s.description, "  # reboot: ", "  #   ", WIDTH) {
+            out.push(p.dim(&l));
+        }
+    }
+    for n in &h.notes {
+        for l in wrap(n, "  # ", "  #   ", WIDTH) {
+            out.push(p.dim(&l));
+        }
+    }
+    if !h.unobserved.is_empty() {
+        let reasons = {
+            let mut r: Vec<&str> = h.unobserved.iter().map(|u| u.reason.as_str()).collect();
+            r.sort();
+            r.dedup();
+            r.join("; ")
+        };
+        for l in wrap(
+            &format!(
+                "not refreshed: {} ({reasons})",
+                count(h.unobserved.len(), "resource", "resources")
+            ),
+            "  # ",
+            "  #   ",
+            WIDTH,
+        ) {
+            out.push(p.dim(&l));
+        }
+    }
+}
+
+/// The marker of a resource with these changes: `+` when all create, `-` when all delete,
+/// `-/+` when any replaces, `~` otherwise.
+pub fn resource_action(changes: &[&Change]) -> Action {
+    if changes.iter().all(|c| c.action == Action::Create) {
+        Action::Create
+    } else if changes.iter().all(|c| c.action == Action::Delete) {
+        Action::Delete
+    } else if changes.iter().any(|c| c.action == Action::Replace) {
+        Action::Replace
+    } else if changes.iter().all(|c| c.action == Action::Pending) {
+        Action::Pending
+    } else {
+        Action::Update
+    }
+}
+
+fn render_rollout(out: &mut Vec<String>, p: Paint, plan: &Plan) {
+    let r = &plan.rollout;
+    let limit = match &r.max_unavailable {
+        crate::spec::model::IntOrPercent::Count(n) => n.to_string(),
+        crate::spec::model::IntOrPercent::Percent(s) => s.clone(),
+    };
+    let per = r
+        .partition_by
+        .as_ref()
+        .map_or_else(String::new, |k| format!(" per {k}"));
+    out.push(p.bold(&format!(
+        "Rollout: {} (maxUnavailable {limit}{per}, maxFailures {}):",
+        count(r.batches.len(), "batch", "batches"),
+        r.max_failures
+    )));
+    for b in &r.batches {
+        let mut label = Vec::new();
+        if let Some(s) = &b.stage {
+            label.push(format!("stage {s}"));
+        }
+        if let (Some(k), Some(v)) = (&r.partition_by, &b.partition) {
+            label.push(format!("{k}={v}"));
+        }
+        let label = if label.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", label.join(", "))
+        };
+        out.extend(wrap(
+            &format!("{}{label}: {}", b.number, hostlist::compress(&b.hosts)),
+            "  ",
+            "      ",
+            WIDTH,
+        ));
+    }
+    for w in &r.warnings {
+        out.extend(wrap(w, "  Warning: ", "    ", WIDTH));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_respects_width_and_prefixes() {
+        let lines = wrap("aaa bbb ccc ddd", "# ", "#   ", 9);
+        assert_eq!(lines, vec!["# aaa bbb", "#   ccc", "#   ddd"]);
+        assert_eq!(wrap("", "# ", "  ", 10), vec!["# "]);
+    }
+
+    #[test]
+    fn change_values_forms() {
+        let a = serde_json::json!("A");
+        let b = serde_json::json!("B");
+        assert_eq!(
+            change_values(Action::Update, false, Some(&a), None, Some(&b)),
+            "= \"A\" -> \"B\""
+        );
+        assert_eq!(
+            change_values(Action::Pending, false, Some(&a), Some(&b), Some(&b)),
+            "= \"B\" (pending, applies on reset)"
+        );
+        assert_eq!(
+            change_values(Action::Update, true, Some(&a), None, Some(&b)),
+            "= (sensitive value)"
+        );
+    }
+}
