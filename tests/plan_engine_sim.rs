@@ -122,7 +122,19 @@ async fn a_simulated_fleet_with_drift_plans_to_that_drift() {
                 let c = find(&format!("host/{}/bios", d.host), attribute);
                 assert_eq!(c.is_some(), spec_sets(&d.host, attribute), "{d:?}");
                 if let Some(c) = c {
-                    assert_eq!(c.action, Action::Replace, "{c:?}");
+                    // A staged desired value is pending (applies on reset); a staged other
+                    // value is drift that must be replaced.
+                    let desired = fleet
+                        .host(&d.host)
+                        .and_then(|h| h.settings.bios.as_ref())
+                        .and_then(|b| b.attributes.get(attribute))
+                        .map(|v| v.to_json());
+                    let want = if desired.as_ref() == Some(value) {
+                        Action::Pending
+                    } else {
+                        Action::Replace
+                    };
+                    assert_eq!(c.action, want, "{c:?}");
                     assert_eq!(c.pending.as_ref(), Some(value));
                     expected_hosts.insert(d.host.clone());
                     bios_drift_compared += 1;

@@ -94,7 +94,9 @@ fn text_plan_has_groups_markers_pending_drift_and_errors() {
     assert!(text.contains("  ~ bios: SriovGlobalEnable = \"Disabled\" -> \"Enabled\"\n"));
     assert!(text.contains("on 7 hosts: r1-c01..r1-c04, r2-c01..r2-c03 [reboot]"));
     // Pending, replaced staged value, drift.
-    assert!(text.contains("~ LogicalProc = \"Disabled\" (pending, applies on reset)"));
+    assert!(
+        text.contains("~ LogicalProc = \"Enabled\" -> \"Disabled\" (pending, applies on reset)")
+    );
     assert!(
         text.contains("-/+ SysProfile = \"PerfPerWattOptimizedOs\" (staged) -> \"PerfOptimized\"")
     );

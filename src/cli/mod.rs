@@ -3,6 +3,7 @@
 
 mod explain;
 mod graph;
+mod plan;
 mod show;
 mod sim;
 mod validate;
@@ -77,6 +78,12 @@ pub enum Command {
         after_help = "Examples:\n  bmfleet explain r1-n01 network.interfaces[bond0].mtu\n  bmfleet explain r2-s01 bios.attributes.SriovGlobalEnable"
     )]
     Explain(explain::ExplainArgs),
+    /// Read the live state of every selected host over Redfish and print the plan: what
+    /// would change, pending values, disruption, order and rollout batches.
+    #[command(
+        after_help = "Examples:\n  bmfleet plan --simulate --fleet examples/fleet\n  bmfleet plan -l rack=r1 --format markdown --out plan.json\n  bmfleet plan --detailed-exitcode   # 0 no changes, 2 changes, 1 error\n\nCredentials come from the environment variables named in the Fleet's spec.credentials."
+    )]
+    Plan(plan::PlanArgs),
     /// Serve a simulated Redfish fleet (BMC and DPU per host) seeded from the specs, with
     /// drift, latency and fault injection, on 127.0.0.1.
     #[command(
@@ -157,6 +164,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> miette::Result<ExitCode> {
         Command::Validate(args) => validate::run(&cli.global, &ctx, &args, out),
         Command::Show(args) => show::run(&cli.global, &ctx, &args, out),
         Command::Explain(args) => explain::run(&cli.global, &ctx, &args, out),
+        Command::Plan(args) => plan::run(&cli.global, &ctx, &args, out),
         Command::Sim(args) => sim::run(&cli.global, &ctx, &args, out),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();

@@ -5,4 +5,5 @@ pub mod graph;
 pub mod plan_json;
 pub mod plan_markdown;
 pub mod plan_text;
+pub mod progress;
 pub mod yaml;

@@ -169,7 +169,16 @@ pub fn change_values(
     match action {
         Action::Create => format!("= {}", v(after)),
         Action::Delete => format!("= {} -> null", v(before)),
-        Action::Pending => format!("= {} (pending, applies on reset)", v(after)),
+        Action::Pending => match before {
+            Some(b) if Some(b) != after => {
+                format!(
+                    "= {} -> {} (pending, applies on reset)",
+                    v(Some(b)),
+                    v(after)
+                )
+            }
+            _ => format!("= {} (pending, applies on reset)", v(after)),
+        },
         Action::Replace => format!("= {} (staged) -> {}", v(pending), v(after)),
         Action::Update if sensitive => format!("= {}", v(after)),
         Action::Update | Action::NoOp => format!("= {} -> {}", v(before), v(after)),
@@ -519,6 +528,10 @@ mod tests {
         );
         assert_eq!(
             change_values(Action::Pending, false, Some(&a), Some(&b), Some(&b)),
+            "= \"A\" -> \"B\" (pending, applies on reset)"
+        );
+        assert_eq!(
+            change_values(Action::Pending, false, None, Some(&b), Some(&b)),
             "= \"B\" (pending, applies on reset)"
         );
         assert_eq!(

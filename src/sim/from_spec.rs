@@ -3,9 +3,12 @@
 //! Each effective host becomes a [`SimHostConfig`] whose live state starts equal to the
 //! desired state (power, boot mode, BIOS attributes, DPU mode and DPU BIOS), on top of the
 //! vendor's factory BIOS. Then, deterministically from a seed: a fraction of hosts are
-//! "freshly racked" (their BIOS is back at factory values), and a fraction get drift
-//! ([`apply_drift`]): powered off, a PXE boot override, a flipped or already staged BIOS
-//! attribute, a DPU switched to NIC mode.
+//! "freshly racked" (their BIOS is back at factory values), and a fraction get one drift on a
+//! property the spec manages, the way fleets really drift: powered off, a BIOS attribute
+//! changed by hand, a BIOS change someone staged and never rebooted for (the desired value,
+//! so the plan shows it as pending), a wrong value staged over a correct one, a DPU switched
+//! to NIC mode. Hosts whose spec manages none of these get the simulator's generic drift
+//! ([`apply_drift`]).
 
 use super::{
     DpuGeneration, DpuMode, DriftRecord, SimDpuConfig, SimFleetConfig, SimHostConfig, Vendor,
@@ -36,8 +39,8 @@ pub struct Seeding {
 impl Default for Seeding {
     fn default() -> Self {
         Self {
-            seed: 42,
-            drift_rate: 0.3,
+            seed: 29,
+            drift_rate: 0.4,
             factory_rate: 0.2,
         }
     }
@@ -104,7 +107,18 @@ pub fn from_spec(hosts: &[&Host], seeding: Seeding) -> (SimFleetConfig, Vec<Drif
             sim
         })
         .collect();
-    let drift = apply_drift(&mut sims, seeding.seed, seeding.drift_rate);
+    let mut drift = Vec::new();
+    let rate = seeding.drift_rate.clamp(0.0, 1.0);
+    for (sim, host) in sims.iter_mut().zip(hosts) {
+        if !rng.random_bool(rate) {
+            continue;
+        }
+        if let Some(record) = managed_drift(sim, host, &mut rng) {
+            drift.push(record);
+        } else {
+            drift.extend(apply_drift(std::slice::from_mut(sim), rng.random(), 1.0));
+        }
+    }
     (
         SimFleetConfig {
             hosts: sims,
@@ -112,6 +126,94 @@ pub fn from_spec(hosts: &[&Host], seeding: Seeding) -> (SimFleetConfig, Vec<Drif
         },
         drift,
     )
+}
+
+/// A different value for a BIOS attribute: `Enabled` <-> `Disabled`, integers + 1, booleans
+/// negated, other strings get a vendor-style alternative.
+fn flip(v: &serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::String(s) if s == "Enabled" => "Disabled".into(),
+        serde_json::Value::String(s) if s == "Disabled" => "Enabled".into(),
+        serde_json::Value::String(s) if s == "PerfOptimized" => "PerfPerWattOptimizedOs".into(),
+        serde_json::Value::String(s) => format!("{s}Alt").into(),
+        serde_json::Value::Number(n) => (n.as_i64().unwrap_or(0) + 1).into(),
+        serde_json::Value::Bool(b) => (!b).into(),
+        other => other.clone(),
+    }
+}
+
+fn managed_drift(
+    sim: &mut SimHostConfig,
+    host: &Host,
+    rng: &mut ChaCha8Rng,
+) -> Option<DriftRecord> {
+    use super::DriftKind;
+    let attrs: Vec<String> = host
+        .settings
+        .bios
+        .as_ref()
+        .map(|b| b.attributes.keys().cloned().collect())
+        .unwrap_or_default();
+    let has_dpu = sim.dpu.as_ref().is_some_and(|d| d.mode == DpuMode::DpuMode);
+    let mut kinds: Vec<u8> = vec![0]; // power off
+    if !attrs.is_empty() {
+        kinds.extend([1, 2, 3]);
+    }
+    if has_dpu {
+        kinds.push(4);
+    }
+    let kind = kinds[rng.random_range(0..kinds.len())];
+    let record = |kind| DriftRecord {
+        host: sim.name.clone(),
+        kind,
+    };
+    match kind {
+        0 if sim.power == super::PowerState::On => {
+            sim.power = super::PowerState::Off;
+            Some(record(DriftKind::PowerOff))
+        }
+        1..=3 => {
+            let attr = attrs[rng.random_range(0..attrs.len())].clone();
+            let desired = sim.bios.get(&attr)?.clone();
+            let other = flip(&desired);
+            match kind {
+                // Changed by hand in the BIOS setup.
+                1 => {
+                    sim.bios.insert(attr.clone(), other.clone());
+                    Some(record(DriftKind::BiosFlipped {
+                        attribute: attr,
+                        from: desired,
+                        to: other,
+                    }))
+                }
+                // Staged (desired value) but never rebooted: shows as pending.
+                2 => {
+                    sim.bios.insert(attr.clone(), other);
+                    sim.pending_bios.insert(attr.clone(), desired.clone());
+                    Some(record(DriftKind::BiosStaged {
+                        attribute: attr,
+                        value: desired,
+                    }))
+                }
+                // A wrong value staged over a correct one.
+                _ => {
+                    sim.pending_bios.insert(attr.clone(), other.clone());
+                    Some(record(DriftKind::BiosStaged {
+                        attribute: attr,
+                        value: other,
+                    }))
+                }
+            }
+        }
+        4 => {
+            if let Some(d) = sim.dpu.as_mut() {
+                d.mode = DpuMode::NicMode;
+                d.bios.insert("NicMode".into(), "NicMode".into());
+            }
+            Some(record(DriftKind::DpuNicMode))
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
