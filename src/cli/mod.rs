@@ -1,6 +1,7 @@
 //! The command line: parse arguments, resolve settings, call the library, render. Thin by
 //! design; no domain logic lives here.
 
+mod diff;
 mod explain;
 mod graph;
 mod plan;
@@ -78,6 +79,12 @@ pub enum Command {
         after_help = "Examples:\n  bmfleet explain r1-n01 network.interfaces[bond0].mtu\n  bmfleet explain r2-s01 bios.attributes.SriovGlobalEnable"
     )]
     Explain(explain::ExplainArgs),
+    /// The effective per-host change between two Git revisions (for pull-request review;
+    /// no access to live systems).
+    #[command(
+        after_help = "Examples:\n  bmfleet diff --base origin/main\n  bmfleet diff --base main --head my-branch --format markdown > comment.md\n  bmfleet diff --base origin/main --fail-on reboot,reprovision\n\nExit status: 0 no changes (or no --detailed-exitcode), 2 changes with --detailed-exitcode,\n3 a --fail-on class is present, 1 error."
+    )]
+    Diff(diff::DiffArgs),
     /// Read the live state of every selected host over Redfish and print the plan: what
     /// would change, pending values, disruption, order and rollout batches.
     #[command(
@@ -164,6 +171,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> miette::Result<ExitCode> {
         Command::Validate(args) => validate::run(&cli.global, &ctx, &args, out),
         Command::Show(args) => show::run(&cli.global, &ctx, &args, out),
         Command::Explain(args) => explain::run(&cli.global, &ctx, &args, out),
+        Command::Diff(args) => diff::run(&cli.global, &ctx, &args, out),
         Command::Plan(args) => plan::run(&cli.global, &ctx, &args, out),
         Command::Sim(args) => sim::run(&cli.global, &ctx, &args, out),
         Command::Completions { shell } => {

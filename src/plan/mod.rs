@@ -25,6 +25,7 @@ pub mod planner;
 pub mod resource;
 pub mod rollout;
 pub mod select;
+pub mod spec_diff;
 pub mod value;
 
 pub use diff::diff_specs;
