@@ -138,10 +138,14 @@ async fn run(hosts_n: usize, parallelism: usize, latency_ms: u64) {
 }
 
 fn bmfleet_bench_plan(
-    _fleet: &bmfleet::spec::LoadedFleet,
+    fleet: &bmfleet::spec::LoadedFleet,
     observed: &std::collections::BTreeMap<String, bmfleet::plan::observed::ObservedHost>,
 ) -> String {
-    format!("{} hosts observed", observed.len())
+    let opts = bmfleet::plan::PlanOptions::for_fleet(fleet);
+    let hosts: Vec<&bmfleet::spec::Host> = fleet.hosts.iter().collect();
+    let plan = bmfleet::plan::plan(&hosts, observed, &opts);
+    let text = bmfleet::render::plan_text::summary_line(&plan);
+    format!("{} hosts observed; {text}", observed.len())
 }
 
 fn main() {

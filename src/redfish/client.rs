@@ -627,15 +627,51 @@ impl RedfishClient {
     /// (fallback `redfish/v1/SessionService/Sessions` under the endpoint). Falls back to HTTP
     /// basic auth when the service has no SessionService (404/405/501).
     async fn login(&self) -> Result<AuthState, RedfishError> {
-        let root = self.service_root().await?;
-        let sessions = root
-            .links
-            .as_ref()
-            .and_then(|l| l.sessions.as_ref())
-            .and_then(|s| s.path())
-            .map(String::from)
-            .unwrap_or_else(|| self.endpoint_path("redfish/v1/SessionService/Sessions"));
-        let url = self.link_url(&sessions)?;
+        // DSP0266 fixes the Sessions collection at /redfish/v1/SessionService/Sessions: try it
+        // first unless the service root is already known, and read the root only when the
+        // well-known path is refused (one request saved per BMC).
+        let standard = self.endpoint_path("redfish/v1/SessionService/Sessions");
+        let sessions_of = |root: &ServiceRoot| {
+            root.links
+                .as_ref()
+                .and_then(|l| l.sessions.as_ref())
+                .and_then(|s| s.path())
+                .map(String::from)
+        };
+        let first = self
+            .cached_root()
+            .and_then(|r| sessions_of(&r))
+            .unwrap_or_else(|| standard.clone());
+        match self.login_at(&first).await? {
+            Some(state) => Ok(state),
+            None if self.cached_root().is_none() => {
+                let root = self.service_root().await?;
+                match sessions_of(&root) {
+                    Some(listed) if listed != first => {
+                        Ok(self.login_at(&listed).await?.unwrap_or(AuthState::Basic))
+                    }
+                    _ => {
+                        tracing::info!(host = %self.label, "no SessionService; using HTTP basic auth");
+                        Ok(AuthState::Basic)
+                    }
+                }
+            }
+            None => {
+                tracing::info!(host = %self.label, "no SessionService; using HTTP basic auth");
+                Ok(AuthState::Basic)
+            }
+        }
+    }
+
+    /// The service root if it was already read.
+    pub(crate) fn cached_root(&self) -> Option<Arc<ServiceRoot>> {
+        self.root.get().cloned()
+    }
+
+    /// `POST` of the credentials to `sessions`; `Ok(None)` when the service has no sessions
+    /// there (404/405/501).
+    async fn login_at(&self, sessions: &str) -> Result<Option<AuthState>, RedfishError> {
+        let url = self.link_url(sessions)?;
         let body = serde_json::json!({
             "UserName": self.username,
             "Password": self.password.expose(),
@@ -655,8 +691,8 @@ impl RedfishClient {
         match resp.status.as_u16() {
             200..=299 => {}
             404 | 405 | 501 => {
-                tracing::info!(host = %self.label, status = resp.status.as_u16(), "no SessionService; using HTTP basic auth");
-                return Ok(AuthState::Basic);
+                tracing::debug!(host = %self.label, status = resp.status.as_u16(), url = %url, "no sessions here");
+                return Ok(None);
             }
             429 | 503 => {
                 let details = ErrorDetails::from_body(&resp.body);
@@ -673,7 +709,7 @@ impl RedfishClient {
         }
         let Some(token) = header_str(&resp.headers, "x-auth-token") else {
             tracing::warn!(host = %self.label, "session created without X-Auth-Token; using HTTP basic auth");
-            return Ok(AuthState::Basic);
+            return Ok(Some(AuthState::Basic));
         };
         let location = match resp.location() {
             Some(loc) => Some(loc),
@@ -693,11 +729,11 @@ impl RedfishClient {
         };
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
         tracing::debug!(host = %self.label, generation, "Redfish session created");
-        Ok(AuthState::Session {
+        Ok(Some(AuthState::Session {
             token: Secret::new(token),
             location,
             generation,
-        })
+        }))
     }
 
     /// Ends the session: `DELETE` of its URI with its token (DSP0266 §13.3.4). Does nothing
@@ -741,7 +777,9 @@ impl RedfishClient {
     /// Sends one request with retries (see [`ClientOptions::retries`]), holding the per-BMC
     /// and global permits only while a request is in flight (not while backing off).
     pub(crate) async fn execute(&self, req: &Req<'_>, auth: &Auth) -> Result<Resp, RedfishError> {
-        let class = if req.method == Method::POST {
+        // The session login is the only anonymous POST: a login that failed with a 5xx
+        // created no session, and at worst a duplicate times out, so it is retried like a GET.
+        let class = if req.method == Method::POST && !matches!(auth, Auth::Anonymous) {
             Idempotency::NonIdempotent
         } else {
             Idempotency::Idempotent

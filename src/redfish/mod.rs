@@ -22,9 +22,10 @@
 //! # Request economy
 //!
 //! A BIOS read of a host whose `system_id` is known, with session auth and logout, costs
-//! **5 requests when the BMC supports `$expand`, 6 otherwise** (service root, session POST,
-//! system GET with Bios inline or system GET + Bios GET, settings object GET, session
-//! DELETE). [`RedfishClient::request_count`] counts every attempt. At most
+//! **5 requests** on every vendor (session POST at the DSP0266 well-known path, system GET,
+//! Bios GET, settings object GET, session DELETE); the service root is read only when
+//! needed (no `system_id`, collection reads, or a session service elsewhere), and once it
+//! is known `$expand` brings Bios inline where the BMC supports it. [`RedfishClient::request_count`] counts every attempt. At most
 //! [`ClientOptions::per_bmc_in_flight`] requests (default 2) are in flight per BMC, and a
 //! shared [`ClientOptions::global_limiter`] caps the whole run.
 //!

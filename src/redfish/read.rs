@@ -6,6 +6,7 @@
 //! BMC firmware (`NvidiaComputerSystem` OEM resource, `NicMode` BIOS attribute).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use futures::future::try_join_all;
 use serde::de::DeserializeOwned;
@@ -196,15 +197,18 @@ pub struct SystemState {
 impl RedfishClient {
     /// Reads the state of the system named by `system_id` (or the only system).
     ///
-    /// Always read: service root (cached), session login (once per client), the
-    /// ComputerSystem: `PowerState`, `Boot` and its allowable values, reset types, ETag.
+    /// Always read: session login (once per client), the ComputerSystem: `PowerState`,
+    /// `Boot` and its allowable values, reset types, ETag. The service root is read only when
+    /// it is needed (no `system_id`, collection reads, or a session service outside the
+    /// well-known DSP0266 path) and then cached.
     ///
     /// Request economy, with `system_id` known and session auth, for `ReadWant { bios: true,
-    /// .. }`, logout included: service root, session `POST`, system `GET` (with
-    /// `?$expand=.($levels=1)` when the root's `ProtocolFeaturesSupported.ExpandQuery` has
-    /// `ExpandAll` or `NoLinks`, which brings `Bios` inline), `Bios` `GET` (only without
-    /// `$expand`), settings object `GET`, session `DELETE`: **5 requests with `$expand`, 6
-    /// without**. Without `system_id`, add 1 (the Systems collection). `dpu_mode` adds 1 on a
+    /// .. }`, logout included: session `POST` (at `/redfish/v1/SessionService/Sessions`),
+    /// system `GET`, `Bios` `GET`, settings object `GET`, session `DELETE`: **5 requests on
+    /// every vendor**. When the root is already cached and advertises
+    /// `ProtocolFeaturesSupported.ExpandQuery` (`ExpandAll` or `NoLinks`), the system `GET`
+    /// carries `?$expand=.($levels=1)` and brings `Bios` inline instead. Without `system_id`,
+    /// add the root and the Systems collection. `dpu_mode` adds 1 on a
     /// BlueField-3 (`Oem/Nvidia`), 0 on a BlueField-2 when `bios` is read too; `virtual_media`
     /// adds 1 collection `GET` (+1 per member without `$expand`, +1 for the Manager when the
     /// system has no `VirtualMedia` link); `network_adapters` adds per chassis 1 + 1
@@ -219,7 +223,16 @@ impl RedfishClient {
     /// and transport errors ([`RedfishError::Tls`], [`RedfishError::Timeout`],
     /// [`RedfishError::Connect`]).
     pub async fn read_system(&self, want: ReadWant) -> Result<SystemState, RedfishError> {
-        let root = self.service_root().await?;
+        // Lean path: with a known system id and no collection reads, the service root buys
+        // nothing. Without it the BIOS read takes login, system, Bios, settings, logout = 5
+        // requests on every vendor; with it, root + login + system($expand) + settings +
+        // logout = 5 where `$expand` works and 6 where it does not.
+        let lean = self.system_id.is_some() && !want.virtual_media && !want.network_adapters;
+        let root = match (lean, self.cached_root()) {
+            (_, Some(root)) => root,
+            (true, None) => Arc::new(ServiceRoot::default()),
+            (false, None) => self.service_root().await?,
+        };
         let sys_path = self.system_path(&root).await?;
         let expand = if want.bios {
             Self::expand_query(&root)
