@@ -109,7 +109,7 @@ async fn run(hosts_n: usize, parallelism: usize, latency_ms: u64) {
     let plan_time = t2.elapsed();
     sim.shutdown().await;
     let total = t0.elapsed();
-    let depth = 6.0; // sequential requests per BMC without $expand (iDRAC): root, login, system, bios, settings, logout
+    let depth = 5.0; // sequential requests per BMC: login, system, Bios, settings object, logout
     let bound = depth * latency_ms as f64 / 1000.0 * hosts_n as f64 / parallelism as f64;
     println!(
         "hosts: {hosts_n} ({bmcs} BMCs), parallelism {parallelism}, latency {latency_ms} ms/request"
