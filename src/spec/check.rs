@@ -67,50 +67,77 @@ impl<'a> Checker<'a> {
     /// offending entries and items from `node` so that later rules can still run on the rest
     /// (every problem is reported in one run). `path` is the dotted path of `node`.
     pub fn check(&self, schema: &'a Json, node: &mut Node, path: &str, out: &mut Vec<Diag>) {
+        self.check_node(schema, node, path, out);
+    }
+
+    /// [`Self::check`]; returns `false` when `node` lost a required key to pruning, so that
+    /// its parent drops it too (problems at the node's own span are dropped by the parent
+    /// already).
+    fn check_node(
+        &self,
+        schema: &'a Json,
+        node: &mut Node,
+        path: &str,
+        out: &mut Vec<Diag>,
+    ) -> bool {
         let schema = self.resolve(schema);
         if let Some(branches) = schema
             .get("anyOf")
             .or_else(|| schema.get("oneOf"))
             .and_then(Json::as_array)
         {
-            self.check_branches(branches, node, path, out);
-            return;
+            return self.check_branches(branches, node, path, out);
         }
         if let Some(types) = schema.get("type")
             && !type_matches(types, &node.value)
         {
             out.push(type_error(&type_names(types), node, path));
-            return;
+            return true;
         }
         if let Some(c) = schema.get("const") {
             if node.to_json() != *c {
                 out.push(enum_error(std::slice::from_ref(c), node, path));
             }
-            return;
+            return true;
         }
         if let Some(options) = schema.get("enum").and_then(Json::as_array) {
             if !options.contains(&node.to_json()) {
                 out.push(enum_error(options, node, path));
             }
-            return;
+            return true;
         }
         let node_span = node.span;
         match &mut node.value {
             Value::Map(entries) => {
                 let props = schema.get("properties").and_then(Json::as_object);
                 let additional = schema.get("additionalProperties");
+                // `required` is about the keys written, before invalid entries are pruned
+                // below (a key with a bad value is reported once, not also as missing).
+                let required: Vec<&str> = schema
+                    .get("required")
+                    .and_then(Json::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Json::as_str)
+                    .collect();
+                let missing: Vec<&str> = required
+                    .iter()
+                    .copied()
+                    .filter(|key| !entries.iter().any(|e| e.key == *key))
+                    .collect();
                 entries.retain_mut(|entry| {
                     let child_path = join(path, &entry.key);
                     let before = out.len();
+                    let mut keep = true;
                     if let Some(sub) = props.and_then(|p| p.get(&entry.key)) {
-                        self.check(sub, &mut entry.value, &child_path, out);
+                        keep = self.check_node(sub, &mut entry.value, &child_path, out);
                     } else {
                         match additional {
                             Some(Json::Bool(false)) => {
                                 out.push(unknown_key(entry, props, path));
                             }
                             Some(sub @ Json::Object(_)) => {
-                                self.check(sub, &mut entry.value, &child_path, out);
+                                keep = self.check_node(sub, &mut entry.value, &child_path, out);
                             }
                             _ => {}
                         }
@@ -118,26 +145,23 @@ impl<'a> Checker<'a> {
                     // Keep entries whose problems were deeper down (pruned there); drop the
                     // ones that are themselves wrong.
                     let own = [Some(entry.value.span), Some(entry.key_span)];
-                    !out[before..].iter().any(|d| own.contains(&d.span))
+                    keep && !out[before..].iter().any(|d| own.contains(&d.span))
                 });
-                if let Some(required) = schema.get("required").and_then(Json::as_array) {
-                    for key in required.iter().filter_map(Json::as_str) {
-                        if !entries.iter().any(|e| e.key == key) {
-                            out.push(
-                                Diag::error(
-                                    "missing_field",
-                                    format!(
-                                        "{} is missing the required key `{key}`",
-                                        display_path(path)
-                                    ),
-                                    Some(node_span),
-                                )
-                                .label(format!("`{key}` missing here"))
-                                .help(format!("add `{key}:` to this mapping")),
-                            );
-                        }
-                    }
+                let lost_required = required
+                    .iter()
+                    .any(|key| !missing.contains(key) && !entries.iter().any(|e| e.key == *key));
+                for key in missing {
+                    out.push(
+                        Diag::error(
+                            "missing_field",
+                            format!("{} is missing the required key `{key}`", display_path(path)),
+                            Some(node_span),
+                        )
+                        .label(format!("`{key}` missing here"))
+                        .help(format!("add `{key}:` to this mapping")),
+                    );
                 }
+                return !lost_required;
             }
             Value::Seq(items) => {
                 if let Some(item_schema) = schema.get("items") {
@@ -146,8 +170,8 @@ impl<'a> Checker<'a> {
                         let child = format!("{path}[{}]", item_label(item, i));
                         i += 1;
                         let before = out.len();
-                        self.check(item_schema, item, &child, out);
-                        !out[before..].iter().any(|d| d.span == Some(item.span))
+                        let keep = self.check_node(item_schema, item, &child, out);
+                        keep && !out[before..].iter().any(|d| d.span == Some(item.span))
                     });
                 }
             }
@@ -173,6 +197,7 @@ impl<'a> Checker<'a> {
             }
             _ => {}
         }
+        true
     }
 
     fn check_branches(
@@ -181,14 +206,14 @@ impl<'a> Checker<'a> {
         node: &mut Node,
         path: &str,
         out: &mut Vec<Diag>,
-    ) {
+    ) -> bool {
         let resolved: Vec<&Json> = branches.iter().map(|b| self.resolve(b)).collect();
         let accepts_null = resolved.iter().any(|b| {
             b.get("type")
                 .is_some_and(|t| type_matches(t, &Value::Null) && !t.is_array())
         });
         if matches!(node.value, Value::Null) && accepts_null {
-            return;
+            return true;
         }
         let non_null: Vec<&Json> = resolved
             .into_iter()
@@ -203,11 +228,10 @@ impl<'a> Checker<'a> {
             if !options.contains(&node.to_json()) {
                 out.push(enum_error(&options, node, path));
             }
-            return;
+            return true;
         }
         if non_null.len() == 1 {
-            self.check(non_null[0], node, path, out);
-            return;
+            return self.check_node(non_null[0], node, path, out);
         }
         let typed: Vec<&Json> = non_null
             .iter()
@@ -227,21 +251,25 @@ impl<'a> Checker<'a> {
                 .flat_map(type_names)
                 .collect();
             out.push(type_error(&names, node, path));
-            return;
+            return true;
         }
         let mut first_errors = None;
         for branch in &typed {
             let mut errs = Vec::new();
             let mut scratch = node.clone();
-            self.check(branch, &mut scratch, path, &mut errs);
-            if errs.is_empty() {
-                return;
+            let keep = self.check_node(branch, &mut scratch, path, &mut errs);
+            if errs.is_empty() && keep {
+                return true;
             }
-            first_errors.get_or_insert((errs, scratch));
+            first_errors.get_or_insert((errs, scratch, keep));
         }
-        if let Some((errs, pruned)) = first_errors {
-            out.extend(errs);
-            *node = pruned;
+        match first_errors {
+            Some((errs, pruned, keep)) => {
+                out.extend(errs);
+                *node = pruned;
+                keep
+            }
+            None => true,
         }
     }
 }
@@ -484,6 +512,53 @@ fn pattern_help(pattern: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn check_host(text: &str) -> (Vec<Diag>, Node) {
+        let schema = crate::spec::schema::fleet_schema();
+        let defs = schema["$defs"].as_object().unwrap();
+        let checker = Checker::new(defs);
+        let mut node = crate::spec::yaml::parse(text, 0, 10_000)
+            .unwrap()
+            .remove(0)
+            .root;
+        let mut out = Vec::new();
+        checker.check(
+            checker.def("HostDocument").unwrap(),
+            &mut node,
+            "",
+            &mut out,
+        );
+        (out, node)
+    }
+
+    #[test]
+    fn a_bad_required_value_is_not_also_reported_missing() {
+        let (diags, node) = check_host(
+            "apiVersion: bmfleet.dev/v1alpha1\nkind: Host\nmetadata: {labels: {a: b}}\nspec:\n  network:\n    interfaces:\n      - name: e\n        ipv4: {address: [{ip: 10.0.0.1, prefix-length: 300}]}\n",
+        );
+        let codes: Vec<(&str, &str)> = diags.iter().map(|d| (d.code, d.message.as_str())).collect();
+        assert_eq!(
+            codes,
+            vec![
+                (
+                    "missing_field",
+                    "`metadata` is missing the required key `name`"
+                ),
+                (
+                    "out_of_range",
+                    "300 is out of range for `spec.network.interfaces[e].ipv4.address[0].prefix-length`"
+                ),
+            ]
+        );
+        // The address lost its required `prefix-length`, so the item is pruned as a whole
+        // (the rest of the host still deserializes and reaches the semantic rules).
+        let ipv4 = crate::spec::merge::lookup(
+            &node,
+            &crate::spec::merge::parse_path("spec.network.interfaces[e].ipv4").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(ipv4.to_json(), serde_json::json!({"address": []}));
+    }
 
     #[test]
     fn did_you_mean_handles_case_and_separators() {
