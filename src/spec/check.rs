@@ -339,15 +339,26 @@ fn type_names(types: &Json) -> Vec<String> {
     }
 }
 
+/// `an integer`, `a mapping`: the type names start with a vowel sound exactly when they
+/// start with a vowel letter.
+pub(crate) fn with_article(words: &str) -> String {
+    let article = if words.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {words}")
+}
+
 fn type_error(expected: &[String], node: &Node, path: &str) -> Diag {
     let mut expected: Vec<String> = expected.to_vec();
     expected.dedup();
     let want = match expected.len() {
         0 => "another type".to_string(),
-        1 => format!("a {}", expected[0]),
+        1 => with_article(&expected[0]),
         _ => {
             let (last, rest) = expected.split_last().unwrap_or((&expected[0], &[]));
-            format!("a {} or {last}", rest.join(", "))
+            format!("{} or {last}", with_article(&rest.join(", ")))
         }
     };
     let found = node.type_name();
@@ -365,10 +376,14 @@ fn type_error(expected: &[String], node: &Node, path: &str) -> Diag {
     };
     Diag::error(
         "invalid_type",
-        format!("{} must be {want}, found a {found}", display_path(path)),
+        format!(
+            "{} must be {want}, found {}",
+            display_path(path),
+            with_article(found)
+        ),
         Some(node.span),
     )
-    .label(format!("this is a {found}"))
+    .label(format!("this is {}", with_article(found)))
     .help(help)
 }
 
@@ -558,6 +573,22 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ipv4.to_json(), serde_json::json!({"address": []}));
+    }
+
+    #[test]
+    fn type_errors_use_the_right_article() {
+        let (diags, _) = check_host(
+            "apiVersion: bmfleet.dev/v1alpha1\nkind: Host\nmetadata: {name: n}\nspec:\n  hardware: {numaNodes: two}\n  os: {kernelArgs: 7}\n",
+        );
+        let messages: Vec<&str> = diags.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            vec![
+                "`spec.hardware.numaNodes` must be an integer, found a string",
+                "`spec.os.kernelArgs` must be a sequence, found an integer",
+            ]
+        );
+        assert_eq!(diags[1].label, "this is an integer");
     }
 
     #[test]

@@ -445,8 +445,8 @@ fn classify(
                 Diag::error(
                     "invalid_document",
                     format!(
-                        "a spec document must be a mapping, found a {}",
-                        root.type_name()
+                        "a spec document must be a mapping, found {}",
+                        super::check::with_article(root.type_name())
                     ),
                     Some(root.span),
                 )
