@@ -471,9 +471,12 @@ pub fn did_you_mean<'c>(got: &str, candidates: impl Iterator<Item = &'c str>) ->
         if norm(c) == got_norm {
             return Some(c);
         }
-        let d = strsim::levenshtein(&got_norm, &norm(c));
+        let c_norm = norm(c);
+        let d = strsim::levenshtein(&got_norm, &c_norm);
         let limit = (got.len().max(c.len()) / 3).max(2);
-        if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
+        // A distance as long as the longer word means nothing is shared (`8` vs `pf`).
+        let related = d < got_norm.chars().count().max(c_norm.chars().count());
+        if d <= limit && related && best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, c));
         }
     }
@@ -604,5 +607,7 @@ mod tests {
         );
         assert_eq!(did_you_mean("mut", c.iter().copied()), Some("mtu"));
         assert_eq!(did_you_mean("zzzzzzzz", c.iter().copied()), None);
+        assert_eq!(did_you_mean("8", ["pf", "ids"].into_iter()), None);
+        assert_eq!(did_you_mean("id", ["pf", "ids"].into_iter()), Some("ids"));
     }
 }
