@@ -524,9 +524,25 @@ fn classify(
         Kind::Host => "HostDocument",
     };
     let api_ok = api.is_some_and(|a| a.value.as_str() == Some(API_VERSION));
+    let api_missing = api.is_none();
     let before = diags.len();
     if let Some(schema) = checker.def(def) {
         checker.check(schema, &mut root, "", diags);
+    }
+    if api_missing {
+        // Already reported as `api_version` above; the schema's `required` says it again.
+        let span = Some(root.span);
+        let mut i = before;
+        while i < diags.len() {
+            if diags[i].code == "missing_field"
+                && diags[i].span == span
+                && diags[i].message.ends_with("required key `apiVersion`")
+            {
+                diags.remove(i);
+            } else {
+                i += 1;
+            }
+        }
     }
     if !api_ok {
         return None;
