@@ -108,7 +108,9 @@ impl Sources {
     }
 
     /// Replaces the bytes of `span` with `*` (same length, so every other span stays valid).
-    /// Used for secrets found in the repo, so that no rendering repeats them.
+    /// Line breaks and the indentation that follows them are kept, so that a multi-line
+    /// secret (an inline cloud-init document) keeps its lines and every line:column after it
+    /// stays right. Used for secrets found in the repo, so that no rendering repeats them.
     pub fn mask(&mut self, span: Span) {
         let Some(file) = self.files.get_mut(span.file as usize) else {
             return;
@@ -118,8 +120,16 @@ impl Sources {
             return;
         }
         let mut bytes = file.text.as_bytes().to_vec();
+        let mut line_start = false;
         for b in &mut bytes[start..end] {
-            *b = b'*';
+            match *b {
+                b'\n' | b'\r' => line_start = true,
+                b' ' | b'\t' if line_start => {}
+                _ => {
+                    line_start = false;
+                    *b = b'*';
+                }
+            }
         }
         // Masking whole multi-byte characters keeps UTF-8 valid; fall back to lossy.
         let text = String::from_utf8(bytes)
@@ -567,4 +577,39 @@ fn walk_dir(root: &Path, dir: &Path, out: &mut Vec<TreeEntry>) -> Result<(), Sou
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mask_keeps_lines_and_indentation() {
+        let mut sources = Sources::default();
+        let text = "a: |\n  one secret\n  two\nb: 1\n";
+        let id = sources.add("f.yaml".into(), Arc::from(text));
+        let start = text.find("one").unwrap() as u32;
+        let end = text.find("\nb:").unwrap() as u32;
+        let b = text.find("b:").unwrap() as u32;
+        let before = sources.line_col(Span {
+            file: id,
+            start: b,
+            end: b + 1,
+        });
+        sources.mask(Span {
+            file: id,
+            start,
+            end,
+        });
+        let masked = &sources.file(id).unwrap().text;
+        assert_eq!(&**masked, "a: |\n  **********\n  ***\nb: 1\n");
+        assert_eq!(
+            sources.line_col(Span {
+                file: id,
+                start: b,
+                end: b + 1
+            }),
+            before
+        );
+    }
 }
