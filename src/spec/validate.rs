@@ -1166,26 +1166,54 @@ fn scan_secrets(node: &Node, out: &mut Vec<Diag>) {
 }
 
 fn scan_script_secrets(text: &str, file: u32, out: &mut Vec<Diag>) {
+    let mut lines = Vec::new();
     let mut offset = 0u32;
     for line in text.split_inclusive('\n') {
+        lines.push((offset, line.trim_end()));
+        offset += line.len() as u32;
+    }
+    let mut i = 0;
+    while i < lines.len() {
+        let (offset, line) = lines[i];
         let lower = line.to_ascii_lowercase();
         if lower.contains("chpasswd") || lower.contains("password=") {
+            let indent = (line.len() - line.trim_start().len()) as u32;
+            let span = Span {
+                file,
+                start: offset + indent,
+                end: offset + line.len() as u32,
+            };
+            // The password is on this line (`echo 'root:pw' | chpasswd`), or in the here-doc
+            // that follows it (`chpasswd <<EOF`): mask both, they must never be shown.
+            let mut secret = span;
+            if let Some(delimiter) = heredoc_delimiter(line) {
+                while i + 1 < lines.len() && lines[i + 1].1.trim() != delimiter {
+                    i += 1;
+                    secret.end = lines[i].0 + lines[i].1.len() as u32;
+                }
+            }
             out.push(
                 Diag::error(
                     "plaintext_secret",
                     "the user-data script appears to set a password in clear text",
-                    Some(Span {
-                        file,
-                        start: offset,
-                        end: offset + line.trim_end().len() as u32,
-                    }),
+                    Some(span),
                 )
                 .label("plaintext secret in the repo")
+                .secret(secret)
                 .help("inject secrets at delivery time instead of committing them"),
             );
         }
-        offset += line.len() as u32;
+        i += 1;
     }
+}
+
+/// The delimiter of a shell here-doc started on `line` (`<<EOF`, `<<-'END'`).
+fn heredoc_delimiter(line: &str) -> Option<&str> {
+    let rest = line.split_once("<<")?.1;
+    let rest = rest.strip_prefix('-').unwrap_or(rest).trim_start();
+    let word = rest.split_whitespace().next()?;
+    let word = word.trim_matches(['\'', '"']);
+    (!word.is_empty() && !word.starts_with('<')).then_some(word)
 }
 
 fn check_fleet_wide(fleet: &LoadedFleet, diags: &mut Vec<Diag>) {
@@ -1497,6 +1525,21 @@ mod tests {
         assert!(!is_pci_address("0000:3b:00.9"));
         assert_eq!(parse_id_list("0-3,8"), Some(vec![0, 1, 2, 3, 8]));
         assert_eq!(parse_id_list("x"), None);
+    }
+
+    #[test]
+    fn script_secrets_are_masked_with_their_heredoc() {
+        let text =
+            "#!/bin/sh\necho 'root:pw1' | chpasswd\n  chpasswd <<-'END'\nops:pw2\nEND\necho ok\n";
+        let mut out = Vec::new();
+        scan_script_secrets(text, 0, &mut out);
+        assert_eq!(out.len(), 2);
+        let cut = |s: Span| &text[s.start as usize..s.end as usize];
+        assert_eq!(cut(out[0].secret.unwrap()), "echo 'root:pw1' | chpasswd");
+        assert_eq!(cut(out[1].span.unwrap()), "chpasswd <<-'END'");
+        assert_eq!(cut(out[1].secret.unwrap()), "chpasswd <<-'END'\nops:pw2");
+        assert_eq!(heredoc_delimiter("cat << EOF > f"), Some("EOF"));
+        assert_eq!(heredoc_delimiter("echo a"), None);
     }
 
     #[test]
