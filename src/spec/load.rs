@@ -416,13 +416,49 @@ pub fn load_tree(tree: &FleetTree, repo: RepoInfo) -> Result<LoadedFleet, Source
     }
     build_hosts(&mut fleet, host_docs, &mut diags);
     super::validate::validate(&mut fleet, tree, &mut diags);
-    for d in &diags {
-        if let Some(secret) = d.secret {
-            fleet.sources.mask(secret);
+    let secrets: Vec<Span> = diags.iter().filter_map(|d| d.secret).collect();
+    for secret in &secrets {
+        fleet.sources.mask(*secret);
+    }
+    if !secrets.is_empty() {
+        // `show` and `explain` render the effective settings: mask the values there too.
+        for host in &mut fleet.hosts {
+            if mask_secret_values(&mut host.tree, &secrets)
+                && let Ok(settings) = serde_json::from_value::<HostSettings>(host.tree.to_json())
+            {
+                host.settings = settings;
+            }
         }
     }
     fleet.diagnostics = finish(diags, &fleet.sources);
     Ok(fleet)
+}
+
+/// What a secret value is replaced with in effective settings (its length is not kept).
+pub const SECRET_MASK: &str = "********";
+
+/// Replaces every string value that lies inside one of `secrets` with [`SECRET_MASK`];
+/// true when something was replaced.
+fn mask_secret_values(node: &mut Node, secrets: &[Span]) -> bool {
+    match &mut node.value {
+        Value::Str(s) => {
+            let span = node.span;
+            let inside = secrets
+                .iter()
+                .any(|x| x.file == span.file && x.start <= span.start && span.end <= x.end);
+            if inside && s != SECRET_MASK {
+                *s = SECRET_MASK.to_string();
+            }
+            inside
+        }
+        Value::Seq(items) => items
+            .iter_mut()
+            .fold(false, |any, i| mask_secret_values(i, secrets) | any),
+        Value::Map(entries) => entries.iter_mut().fold(false, |any, e| {
+            mask_secret_values(&mut e.value, secrets) | any
+        }),
+        _ => false,
+    }
 }
 
 fn name_span(node: &Node) -> Span {
