@@ -138,12 +138,15 @@ fn check_bmc(
         }
         return;
     };
+    // A missing value is reported at the host's name: the merged `bmc` map keeps the span of
+    // the first layer that wrote it (often the fleet defaults), which is not where it is
+    // missing.
     match &bmc.endpoint {
         None => {
             let d = Diag::error(
                 "missing_field",
                 format!("host `{}` has no `{path}.endpoint`", cx.host.name),
-                Some(cx.span(path)),
+                Some(cx.host.name_span),
             )
             .label("no endpoint in the effective spec")
             .help("set the Redfish base URL, e.g. `endpoint: https://10.0.0.12`");
@@ -167,7 +170,7 @@ fn check_bmc(
             let d = Diag::error(
                 "missing_field",
                 format!("host `{}` has no `{path}.credentialsRef`", cx.host.name),
-                Some(cx.span(path)),
+                Some(cx.host.name_span),
             )
             .label("no credentialsRef in the effective spec")
             .help("reference a credential declared in the Fleet's `spec.credentials`");
