@@ -717,7 +717,9 @@ fn check_os(cx: &mut Ctx<'_>, s: &HostSettings) {
             .help("lower the page counts; leave memory for the kernel and the OS");
             cx.push(d);
         }
+        // (An invalid defaultSize is reported as hugepage_size above, not again here.)
         if let Some(ds) = &hp.default_size
+            && hugepage_mib(ds).is_some()
             && !hp.pages.is_empty()
             && !hp.pages.iter().any(|p| &p.size == ds)
         {
