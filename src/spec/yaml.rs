@@ -285,7 +285,7 @@ pub fn parse(text: &str, file: FileId, node_budget: usize) -> Result<Vec<Documen
         let (event, raw_span) = match next {
             Ok(ev) => ev,
             Err(e) => {
-                let at = offsets.byte(e.marker().index());
+                let at = clamp_to_text(text, offsets.byte(e.marker().index()));
                 let end = next_char_end(text, at);
                 return Err(YamlError::Syntax {
                     message: e.info().to_string(),
@@ -468,6 +468,17 @@ fn slice(text: &str, span: Span) -> &str {
         .unwrap_or_default()
 }
 
+/// An error at the end of the input (an unclosed bracket) is reported at the end of the
+/// last line written, not past the end of the file where no snippet can show it.
+fn clamp_to_text(text: &str, at: u32) -> u32 {
+    let written = text.trim_end().len() as u32;
+    if at > written && written > 0 {
+        written
+    } else {
+        at
+    }
+}
+
 fn next_char_end(text: &str, at: u32) -> u32 {
     let at = at as usize;
     match text.get(at..).and_then(|rest| rest.chars().next()) {
@@ -594,5 +605,15 @@ mod tests {
     fn syntax_error_has_position() {
         let err = parse("a: [1, 2\nb: 3\n", 0, 100).unwrap_err();
         assert!(matches!(err, YamlError::Syntax { .. }));
+    }
+
+    #[test]
+    fn syntax_error_at_end_of_input_points_at_the_last_line() {
+        let text = "a: [1, 2\n\n";
+        let Err(YamlError::Syntax { span, .. }) = parse(text, 0, 100) else {
+            panic!("expected a syntax error");
+        };
+        assert_eq!(span.start, 8, "{span:?}");
+        assert!(span.end as usize <= text.len());
     }
 }
