@@ -146,6 +146,11 @@ fn split_top(text: &str) -> Vec<&str> {
 fn key_checked(key: &str, at: usize) -> Result<String, SelectorError> {
     if valid_label_key(key) {
         Ok(key.to_string())
+    } else if key.is_empty() {
+        Err(SelectorError {
+            message: "a label key is missing".into(),
+            offset: at,
+        })
     } else {
         Err(SelectorError {
             message: format!("`{key}` is not a valid label key"),
@@ -259,5 +264,10 @@ mod tests {
         assert!(Selector::parse("rack=r 1").is_err());
         assert!(Selector::parse("rack=r1,,x").is_err());
         assert!(Selector::parse("-bad=1").is_err());
+        let e = Selector::parse("role=storage,=x").unwrap_err();
+        assert_eq!(
+            (e.message.as_str(), e.offset),
+            ("a label key is missing", 13)
+        );
     }
 }
