@@ -455,7 +455,11 @@ fn check_bond<'a>(cx: &mut Ctx<'_>, iface: &'a Interface, owner: &mut HashMap<&'
             format!("bond `{}` has no ports", iface.name),
             Some(span),
         )
-        .label("empty port list")
+        .label(if la.port.is_some() {
+            "empty port list"
+        } else {
+            "no `port` list"
+        })
         .help("list the member interfaces under `link-aggregation.port`");
         cx.push(d);
     }
