@@ -576,7 +576,16 @@ fn check_vlan(cx: &mut Ctx<'_>, iface: &Interface, by_name: &HashMap<&str, &Inte
             Some(cx.span(&format!("{p}.vlan.base-iface"))),
         )
         .label("no interface with this name");
-        d = match super::check::did_you_mean(base, by_name.keys().copied()) {
+        // Candidates in document order (not the map's), so ties resolve the same every run.
+        let names = cx
+            .host
+            .settings
+            .network
+            .iter()
+            .flat_map(|n| &n.interfaces)
+            .map(|i| i.name.as_str())
+            .filter(|n| *n != iface.name);
+        d = match super::check::did_you_mean(base, names) {
             Some(best) => d.help(format!("did you mean `{best}`?")),
             None => d.help(format!(
                 "add an interface named `{base}` to network.interfaces"
@@ -1316,7 +1325,14 @@ fn check_fleet_wide(fleet: &LoadedFleet, diags: &mut Vec<Diag>) {
                     Some(span),
                 )
                 .label("no host with this name");
-                d = match super::check::did_you_mean(&dep, names.keys().copied()) {
+                // Sorted candidates (not the map's order) so ties resolve the same every run;
+                // never the host itself.
+                let candidates = fleet
+                    .hosts
+                    .iter()
+                    .map(|h| h.name.as_str())
+                    .filter(|n| *n != host.name);
+                d = match super::check::did_you_mean(&dep, candidates) {
                     Some(best) => d.help(format!("did you mean `{best}`?")),
                     None => d.help("list host names defined in the fleet"),
                 };
