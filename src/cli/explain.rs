@@ -54,11 +54,20 @@ pub fn run(
             host.name
         ));
     };
+    let collection = matches!(
+        node.value,
+        crate::spec::yaml::Value::Map(_) | crate::spec::yaml::Value::Seq(_)
+    );
+    // `scalar` renders any collection as `{}` / `[]`: show collections on one line instead.
+    let value = if collection {
+        one_line(&fleet, node)
+    } else {
+        crate::render::yaml::scalar(&node.to_json()).replace('\n', " ")
+    };
     let mut s = format!(
-        "{} of host {} = {}\n  ({})\n\n",
+        "{} of host {} = {value}\n  ({})\n\n",
         args.path,
         host.name,
-        crate::render::yaml::scalar(&node.to_json()).replace('\n', " "),
         fleet.repo.describe()
     );
     let width = 24;
@@ -85,11 +94,7 @@ pub fn run(
     if node.overrode.is_empty() {
         s.push_str("  (no other layer sets it)\n");
     }
-    if matches!(
-        node.value,
-        crate::spec::yaml::Value::Map(_) | crate::spec::yaml::Value::Seq(_)
-    ) {
-        let _ = one_line(&fleet, node);
+    if collection {
         s.push_str("\n  This is a collection; explain one of its values for its own chain.\n");
     }
     s.push_str(&format!(
