@@ -72,7 +72,8 @@ pub fn run(
     );
     let width = 24;
     s.push_str(&format!(
-        "  set by    {:<width$} {}\n",
+        "  {:<16} {:<width$} {}\n",
+        "set by",
         fleet.layer_of(node.span),
         fleet.sources.location(node.span)
     ));
@@ -85,7 +86,7 @@ pub fn run(
         let value = fleet.sources.snippet(*prev).trim();
         let value = value.lines().next().unwrap_or_default();
         s.push_str(&format!(
-            "  {label:<9} {:<width$} {}  (was {})\n",
+            "  {label:<16} {:<width$} {}  (was {})\n",
             fleet.layer_of(*prev),
             fleet.sources.location(*prev),
             value
