@@ -257,10 +257,16 @@ enum Frame {
     Map {
         entries: Vec<Entry>,
         pending_key: Option<(String, Span)>,
+        /// Key -> key span, built once the mapping is large (duplicate checks stay linear
+        /// overall instead of quadratic in the number of keys).
+        index: Option<HashMap<String, Span>>,
         start: u32,
         anchor: usize,
     },
 }
+
+/// Mappings with at least this many keys look duplicates up in a hash index.
+const KEY_INDEX_FROM: usize = 16;
 
 /// Parses every document of `text` (file `file`). `node_budget` bounds the total number of
 /// nodes, aliases expanded, per file.
@@ -359,6 +365,7 @@ pub fn parse(text: &str, file: FileId, node_budget: usize) -> Result<Vec<Documen
                 stack.push(Frame::Map {
                     entries: Vec::new(),
                     pending_key: None,
+                    index: None,
                     start: span.start,
                     anchor,
                 });
@@ -424,6 +431,7 @@ pub fn parse(text: &str, file: FileId, node_budget: usize) -> Result<Vec<Documen
             Some(Frame::Map {
                 entries,
                 pending_key,
+                index,
                 ..
             }) => match pending_key.take() {
                 None => {
@@ -443,20 +451,37 @@ pub fn parse(text: &str, file: FileId, node_budget: usize) -> Result<Vec<Documen
                     } else {
                         key_text.to_string()
                     };
-                    if let Some(first) = entries.iter().find(|e| e.key == key) {
+                    if index.is_none() && entries.len() >= KEY_INDEX_FROM {
+                        *index = Some(
+                            entries
+                                .iter()
+                                .map(|e| (e.key.clone(), e.key_span))
+                                .collect(),
+                        );
+                    }
+                    let first = match index {
+                        Some(index) => index.get(&key).copied(),
+                        None => entries.iter().find(|e| e.key == key).map(|e| e.key_span),
+                    };
+                    if let Some(first) = first {
                         return Err(YamlError::DuplicateKey {
                             key,
                             span: node.span,
-                            first: first.key_span,
+                            first,
                         });
                     }
                     *pending_key = Some((key, node.span));
                 }
-                Some((key, key_span)) => entries.push(Entry {
-                    key,
-                    key_span,
-                    value: node,
-                }),
+                Some((key, key_span)) => {
+                    if let Some(index) = index {
+                        index.insert(key.clone(), key_span);
+                    }
+                    entries.push(Entry {
+                        key,
+                        key_span,
+                        value: node,
+                    });
+                }
             },
         }
     }
@@ -576,6 +601,16 @@ mod tests {
         assert_eq!(docs.len(), 2);
         let err = parse("a: 1\na: 2\n", 0, 100).unwrap_err();
         assert!(matches!(err, YamlError::DuplicateKey { ref key, .. } if key == "a"));
+        // Also in a mapping large enough to use the key index.
+        let mut big: String = (0..100).map(|i| format!("k{i}: {i}\n")).collect();
+        big.push_str("k7: again\n");
+        let err = parse(&big, 0, 1000).unwrap_err();
+        let YamlError::DuplicateKey { key, span, first } = err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(key, "k7");
+        assert_eq!(&big[first.start as usize..first.end as usize], "k7");
+        assert_eq!(span.start as usize, big.rfind("k7").unwrap());
     }
 
     #[test]
