@@ -11,6 +11,7 @@
 //! `bmfleet explain` can name the file:line that set a value and the chain it overrode.
 
 use super::yaml::{Node, Value};
+use std::collections::HashMap;
 
 /// Keys whose values replace as a whole instead of merging.
 pub const ATOMIC_KEYS: &[&str] = &["override", "userData", "metaData", "networkConfig"];
@@ -26,14 +27,32 @@ fn merge_at(base: &mut Node, overlay: &Node, parent_key: Option<&str>) {
         replace(base, overlay);
         return;
     };
+    // Large mappings (thousands of BIOS attributes or sysctls) look keys up in an index, so
+    // a merge stays linear; removals are applied at the end so that indexes stay valid.
+    // (Keys are unique within the overlay, so a removed entry is never looked up again.)
+    let mut index: Option<HashMap<String, usize>> =
+        (over_entries.len() * (base_entries.len() + over_entries.len()) > INDEX_FROM).then(|| {
+            base_entries
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (e.key.clone(), i))
+                .collect()
+        });
+    let mut removed: Vec<usize> = Vec::new();
     for entry in over_entries {
-        let pos = base_entries.iter().position(|e| e.key == entry.key);
+        let pos = match &index {
+            Some(index) => index.get(&entry.key).copied(),
+            None => base_entries.iter().position(|e| e.key == entry.key),
+        };
         match (pos, &entry.value.value) {
-            (Some(i), Value::Null) => {
-                base_entries.remove(i);
-            }
+            (Some(i), Value::Null) => removed.push(i),
             (None, Value::Null) => {}
-            (None, _) => base_entries.push(entry.clone()),
+            (None, _) => {
+                if let Some(index) = &mut index {
+                    index.insert(entry.key.clone(), base_entries.len());
+                }
+                base_entries.push(entry.clone());
+            }
             (Some(i), _) => {
                 let Some(target) = base_entries.get_mut(i) else {
                     continue;
@@ -55,7 +74,18 @@ fn merge_at(base: &mut Node, overlay: &Node, parent_key: Option<&str>) {
             }
         }
     }
+    if !removed.is_empty() {
+        removed.sort_unstable();
+        let mut i = 0;
+        base_entries.retain(|_| {
+            i += 1;
+            removed.binary_search(&(i - 1)).is_err()
+        });
+    }
 }
+
+/// `overlay keys x (base + overlay keys)` above which merges index the base by key / name.
+const INDEX_FROM: usize = 1024;
 
 fn replace(base: &mut Node, overlay: &Node) {
     let mut history = std::mem::take(&mut base.overrode);
@@ -71,16 +101,35 @@ fn merge_by_name(base: &mut Node, overlay: &Node) {
         replace(base, overlay);
         return;
     };
+    let name_of = |n: &Node| n.get("name").and_then(Node::as_str).map(str::to_string);
+    // As in `merge_at`: hosts with thousands of interfaces look names up in an index.
+    let mut index: Option<HashMap<String, usize>> =
+        (over_items.len() * (base_items.len() + over_items.len()) > INDEX_FROM).then(|| {
+            let mut index = HashMap::new();
+            for (i, b) in base_items.iter().enumerate() {
+                if let Some(n) = name_of(b) {
+                    index.entry(n).or_insert(i);
+                }
+            }
+            index
+        });
     for item in over_items {
         let name = item.get("name").and_then(Node::as_str);
-        let existing = name.and_then(|n| {
-            base_items
-                .iter_mut()
-                .find(|b| b.get("name").and_then(Node::as_str) == Some(n))
-        });
-        match existing {
+        let existing = match (&index, name) {
+            (_, None) => None,
+            (Some(index), Some(n)) => index.get(n).copied(),
+            (None, Some(n)) => base_items
+                .iter()
+                .position(|b| b.get("name").and_then(Node::as_str) == Some(n)),
+        };
+        match existing.and_then(|i| base_items.get_mut(i)) {
             Some(target) => merge_at(target, item, None),
-            None => base_items.push(item.clone()),
+            None => {
+                if let (Some(index), Some(n)) = (&mut index, name) {
+                    index.entry(n.to_string()).or_insert(base_items.len());
+                }
+                base_items.push(item.clone());
+            }
         }
     }
 }
@@ -190,6 +239,43 @@ mod tests {
         let ud = base.get("cloudInit").unwrap().get("userData").unwrap();
         assert!(ud.get("file").is_none());
         assert_eq!(ud.get("inline").unwrap().as_str(), Some("b"));
+    }
+
+    #[test]
+    fn large_maps_merge_like_small_ones() {
+        let base: String = (0..200).map(|i| format!("k{i}: base{i}\n")).collect();
+        let over: String = (0..200)
+            .step_by(2)
+            .map(|i| {
+                if i % 4 == 0 {
+                    format!("k{i}: null\n")
+                } else {
+                    format!("k{i}: over{i}\n")
+                }
+            })
+            .chain((200..210).map(|i| format!("k{i}: new{i}\n")))
+            .collect();
+        let mut big = doc(&base, 0);
+        merge(&mut big, &doc(&over, 1));
+        let Value::Map(entries) = &big.value else {
+            panic!()
+        };
+        let mut want = Vec::new();
+        for i in 0..200 {
+            match (i % 2, i % 4) {
+                (0, 0) => {}
+                (0, _) => want.push((format!("k{i}"), format!("over{i}"))),
+                _ => want.push((format!("k{i}"), format!("base{i}"))),
+            }
+        }
+        want.extend((200..210).map(|i| (format!("k{i}"), format!("new{i}"))));
+        let got: Vec<(String, String)> = entries
+            .iter()
+            .map(|e| (e.key.clone(), e.value.as_str().unwrap().to_string()))
+            .collect();
+        assert_eq!(got, want);
+        let k2 = big.get("k2").unwrap();
+        assert_eq!((k2.span.file, k2.overrode.len()), (1, 1));
     }
 
     #[test]
