@@ -465,6 +465,10 @@ pub fn did_you_mean<'c>(got: &str, candidates: impl Iterator<Item = &'c str>) ->
             .flat_map(char::to_lowercase)
             .collect::<String>()
     };
+    if got.len() > 256 {
+        // Not a typo of anything, and Levenshtein on a 2 MiB key takes seconds.
+        return None;
+    }
     let got_norm = norm(got);
     let mut best: Option<(usize, &str)> = None;
     for c in candidates {
@@ -608,6 +612,7 @@ mod tests {
         assert_eq!(did_you_mean("mut", c.iter().copied()), Some("mtu"));
         assert_eq!(did_you_mean("zzzzzzzz", c.iter().copied()), None);
         assert_eq!(did_you_mean("8", ["pf", "ids"].into_iter()), None);
+        assert_eq!(did_you_mean(&"mtu".repeat(1000), c.iter().copied()), None);
         assert_eq!(did_you_mean("id", ["pf", "ids"].into_iter()), Some("ids"));
     }
 }
