@@ -49,7 +49,7 @@ impl Diag {
         Self {
             code,
             severity: Severity::Error,
-            message: message.into(),
+            message: shorten_quoted(message.into()),
             span,
             label: String::new(),
             help: None,
@@ -77,21 +77,21 @@ impl Diag {
     /// Sets the label.
     #[must_use]
     pub fn label(mut self, label: impl Into<String>) -> Self {
-        self.label = label.into();
+        self.label = shorten_quoted(label.into());
         self
     }
 
     /// Sets the hint.
     #[must_use]
     pub fn help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
+        self.help = Some(shorten_quoted(help.into()));
         self
     }
 
     /// Adds a related place.
     #[must_use]
     pub fn related(mut self, span: Span, label: impl Into<String>) -> Self {
-        self.related.push((span, label.into()));
+        self.related.push((span, shorten_quoted(label.into())));
         self
     }
 
@@ -118,6 +118,36 @@ impl Diag {
                 .collect(),
         }
     }
+}
+
+/// Longest value quoted in a message (between backticks) before it is shortened.
+pub const MAX_QUOTED_CHARS: usize = 80;
+
+/// Shortens every backtick-quoted value longer than [`MAX_QUOTED_CHARS`] characters to its
+/// start, `...` and its length (`` `xxxx... (2097152 characters)` ``): a 2 MiB label value must not become a 2 MiB message that
+/// the renderer wraps over thousands of lines.
+pub fn shorten_quoted(text: String) -> String {
+    if text.len() <= MAX_QUOTED_CHARS {
+        return text;
+    }
+    let parts: Vec<&str> = text.split('`').collect();
+    let long = |(i, p): (usize, &&str)| i % 2 == 1 && p.chars().count() > MAX_QUOTED_CHARS;
+    if !parts.iter().enumerate().any(long) {
+        return text;
+    }
+    let mut out = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push('`');
+        }
+        if long((i, part)) {
+            out.extend(part.chars().take(MAX_QUOTED_CHARS - 20));
+            out.push_str(&format!("... ({} characters)", part.chars().count()));
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
 }
 
 /// A [`Diag`] bound to its sources, implementing [`miette::Diagnostic`].
@@ -390,4 +420,35 @@ fn gh_data(s: &str) -> String {
 
 fn gh_prop(s: &str) -> String {
     gh_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_quoted_values_are_shortened() {
+        let long = "x".repeat(100_000);
+        let d = Diag::error(
+            "invalid_label",
+            format!("`{long}` is not a valid label value for `rack`"),
+            None,
+        )
+        .label(format!("`{long}`"))
+        .help("short `help` stays");
+        assert_eq!(
+            d.message,
+            format!(
+                "`{}... (100000 characters)` is not a valid label value for `rack`",
+                "x".repeat(60)
+            )
+        );
+        assert_eq!(
+            d.label,
+            format!("`{}... (100000 characters)`", "x".repeat(60))
+        );
+        assert_eq!(d.help.as_deref(), Some("short `help` stays"));
+        let ok = format!("`{}` is fine", "y".repeat(80));
+        assert_eq!(shorten_quoted(ok.clone()), ok);
+    }
 }
