@@ -322,26 +322,32 @@ pub fn load_tree(tree: &FleetTree, repo: RepoInfo) -> Result<LoadedFleet, Source
     let mut host_docs: Vec<(HostDocument, Node)> = Vec::new();
     let mut fleet_docs: Vec<(FleetDocument, Node)> = Vec::new();
     for raw in raw_docs {
-        let json = raw.node.to_json();
-        let name = raw
-            .node
+        // The tree is moved into its typed entry below, not cloned.
+        let RawDoc {
+            kind,
+            node,
+            had_errors,
+        } = raw;
+        let doc_span = node.span;
+        let json = node.to_json();
+        let name = node
             .get("metadata")
             .and_then(|m| m.get("name"))
             .and_then(Node::as_str)
             .unwrap_or_default()
             .to_string();
         fleet.docs.push(DocInfo {
-            kind: raw.kind,
+            kind,
             name,
-            span: raw.node.span,
+            span: doc_span,
         });
-        let typed_err = match raw.kind {
+        let typed_err = match kind {
             Kind::Fleet => serde_json::from_value::<FleetDocument>(json)
-                .map(|d| fleet_docs.push((d, raw.node.clone())))
+                .map(|d| fleet_docs.push((d, node)))
                 .err(),
             Kind::Profile => serde_json::from_value::<ProfileDocument>(json)
                 .map(|d| {
-                    let name_span = name_span(&raw.node);
+                    let name_span = name_span(&node);
                     let name = d.metadata.name.clone();
                     if let Some(first) = fleet.profiles.get(&name) {
                         diags.push(
@@ -359,7 +365,7 @@ pub fn load_tree(tree: &FleetTree, repo: RepoInfo) -> Result<LoadedFleet, Source
                             name,
                             ProfileEntry {
                                 doc: d,
-                                node: raw.node.clone(),
+                                node,
                                 name_span,
                             },
                         );
@@ -367,14 +373,14 @@ pub fn load_tree(tree: &FleetTree, repo: RepoInfo) -> Result<LoadedFleet, Source
                 })
                 .err(),
             Kind::Host => serde_json::from_value::<HostDocument>(json)
-                .map(|d| host_docs.push((d, raw.node.clone())))
+                .map(|d| host_docs.push((d, node)))
                 .err(),
         };
-        if let Some(e) = typed_err.filter(|_| !raw.had_errors) {
+        if let Some(e) = typed_err.filter(|_| !had_errors) {
             diags.push(Diag::error(
                 "invalid_document",
-                format!("document does not match the {:?} schema: {e}", raw.kind),
-                Some(raw.node.span),
+                format!("document does not match the {kind:?} schema: {e}"),
+                Some(doc_span),
             ));
         }
     }
@@ -792,6 +798,14 @@ fn build_hosts(
         .fleet
         .as_ref()
         .and_then(|f| settings_layer(&f.node, &["spec", "defaults"], &[]));
+    // Each profile's settings layer, built once (not once per host that uses it).
+    let layers: HashMap<&str, Node> = fleet
+        .profiles
+        .iter()
+        .filter_map(|(name, e)| {
+            settings_layer(&e.node, &["spec"], &["profiles"]).map(|l| (name.as_str(), l))
+        })
+        .collect();
     let mut seen: HashMap<String, Span> = HashMap::new();
     let mut hosts = Vec::with_capacity(host_docs.len());
     for (doc, node) in host_docs {
@@ -819,12 +833,8 @@ fn build_hosts(
             .clone()
             .unwrap_or_else(|| Node::new(Value::Map(Vec::new()), span));
         for p in &profiles {
-            if let Some(layer) = fleet
-                .profiles
-                .get(p)
-                .and_then(|e| settings_layer(&e.node, &["spec"], &["profiles"]))
-            {
-                merge::merge(&mut tree, &layer);
+            if let Some(layer) = layers.get(p.as_str()) {
+                merge::merge(&mut tree, layer);
             }
         }
         if let Some(layer) = settings_layer(&node, &["spec"], &["profiles", "dependsOn"]) {
