@@ -1433,15 +1433,18 @@ fn check_fleet_wide(fleet: &LoadedFleet, diags: &mut Vec<Diag>) {
                             && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
                     });
                     if !ok {
-                        diags.push(
-                            Diag::error(
-                                "invalid_value",
-                                format!("`{key}` must name an environment variable"),
-                                Some(v.span),
-                            )
-                            .label("not a variable name")
-                            .help("write the variable's name (e.g. BMC_PASSWORD), never its value"),
-                        );
+                        let mut d = Diag::error(
+                            "invalid_value",
+                            format!("`{key}` must name an environment variable"),
+                            Some(v.span),
+                        )
+                        .label("not a variable name")
+                        .help("write the variable's name (e.g. BMC_PASSWORD), never its value");
+                        if key == "passwordEnv" {
+                            // Likely the password itself: never show it.
+                            d = d.secret(v.span);
+                        }
+                        diags.push(d);
                     }
                 }
             }
