@@ -14,6 +14,10 @@
 //! overrides (VF counts, BIOS attributes, storage VLAN addresses, DPU BMCs, dependencies).
 
 use bmfleet::spec::load::load_dir;
+
+// The allocator of the `bmfleet` binary (src/main.rs), so the figures are the CLI's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
