@@ -1,6 +1,6 @@
 //! A real peer: OpenStack's sushy-tools Redfish emulator (fake driver) on 127.0.0.1.
 //!
-//! `scripts/test` installs it into `.venv` and exports `BMFLEET_SUSHY_EMULATOR`. Under CI
+//! `.ci/test` installs it into `.venv` and exports `BMFLEET_SUSHY_EMULATOR`. Under CI
 //! (`CI=true`) a missing emulator FAILS this test; elsewhere it is skipped with a message on
 //! stderr (never silently).
 
@@ -19,7 +19,7 @@ fn emulator() -> Option<PathBuf> {
     if let Some(p) = candidates.into_iter().flatten().find(|p| p.is_file()) {
         return Some(p);
     }
-    let msg = "sushy-tools is not installed: run scripts/test (it installs sushy-tools into .venv)";
+    let msg = "sushy-tools is not installed: run .ci/test (it installs sushy-tools into .venv)";
     if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
         panic!("{msg}; CI requires this peer");
     }
