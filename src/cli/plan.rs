@@ -49,10 +49,10 @@ pub struct PlanArgs {
     #[arg(long)]
     pub simulate: bool,
     /// With --simulate: seed of the simulated drift.
-    #[arg(long, default_value_t = 42, requires = "simulate")]
+    #[arg(long, default_value_t = 29, requires = "simulate")]
     pub seed: u64,
     /// With --simulate: fraction of hosts (0.0-1.0) that drift.
-    #[arg(long, default_value_t = 0.3, requires = "simulate")]
+    #[arg(long, default_value_t = 0.4, requires = "simulate")]
     pub drift_rate: f64,
 }
 
@@ -140,8 +140,11 @@ pub fn run(
         .map_or(&empty, |f| &f.doc.spec.credentials);
     let observed = runtime.block_on(async {
         if args.simulate {
+            // The simulated fleet is the whole fleet, whatever the filters select: the live
+            // state does not depend on which hosts one looks at.
+            let everything: Vec<&crate::spec::Host> = fleet.hosts.iter().collect();
             let (config, _drift) = from_spec(
-                &selected,
+                &everything,
                 Seeding {
                     seed: args.seed,
                     drift_rate: args.drift_rate,

@@ -12,10 +12,10 @@ pub struct SimArgs {
     #[arg(long, default_value_t = 8000)]
     pub port: u16,
     /// Seed of the drift and of every injected fault.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = 29)]
     pub seed: u64,
     /// Fraction of hosts (0.0-1.0) that drift from the spec.
-    #[arg(long, default_value_t = 0.3)]
+    #[arg(long, default_value_t = 0.4)]
     pub drift_rate: f64,
     /// Fixed latency added to every request, in milliseconds.
     #[arg(long, default_value_t = 0)]
