@@ -12,15 +12,12 @@
 //! runs N hosts.
 //! `BMFLEET_BENCH_PARALLELISM` (default 1024) and `BMFLEET_BENCH_LATENCY_MS` (default 50).
 
-use bmfleet::engine::targets::{Credential, EndpointOverrides};
-
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use bmfleet::engine::{CredentialSource, NullReporter, RefreshOptions, refresh, targets_for};
-use bmfleet::secret::Secret;
-use bmfleet::sim::from_spec::{SIM_PASSWORD, SIM_USERNAME, Seeding, from_spec};
-use bmfleet::sim::{BmcKind, Latency, SimServer};
+use bmfleet::engine::{NullReporter, RefreshOptions, refresh};
+use bmfleet::sim::from_spec::{Seeding, from_spec};
+use bmfleet::sim::{Latency, SimServer};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
@@ -75,22 +72,7 @@ async fn run(hosts_n: usize, parallelism: usize, latency_ms: u64) {
     config.faults.latency = Latency::fixed(latency_ms);
     config.faults.session_limit = 64;
     let sim = SimServer::start(config).await.unwrap();
-    let overrides: EndpointOverrides = hosts
-        .iter()
-        .map(|h| {
-            let dpu = h
-                .settings
-                .dpu
-                .as_ref()
-                .map(|_| sim.endpoint(&h.name, BmcKind::Dpu));
-            (h.name.clone(), (sim.endpoint(&h.name, BmcKind::Bmc), dpu))
-        })
-        .collect();
-    let creds = CredentialSource::Fixed(Credential {
-        username: SIM_USERNAME.into(),
-        password: Secret::new(SIM_PASSWORD),
-    });
-    let targets = targets_for(&hosts, &creds, dir.path(), Some(&overrides));
+    let targets = bmfleet::engine::targets::simulated_targets(&sim, &hosts, dir.path());
     let bmcs = targets.len() + targets.iter().filter(|t| t.dpu.is_some()).count();
     let opts = RefreshOptions {
         parallelism,

@@ -23,27 +23,8 @@ async fn refresh_sees_the_simulated_drift() {
     let (config, drift) = from_spec(&hosts, seeding);
     assert!(!drift.is_empty());
     let sim = SimServer::start(config).await.unwrap();
-    let overrides: EndpointOverrides = hosts
-        .iter()
-        .map(|h| {
-            let dpu = h
-                .settings
-                .dpu
-                .as_ref()
-                .map(|_| sim.endpoint(&h.name, BmcKind::Dpu));
-            (h.name.clone(), (sim.endpoint(&h.name, BmcKind::Bmc), dpu))
-        })
-        .collect();
-    let creds = CredentialSource::Fixed(Credential {
-        username: SIM_USERNAME.into(),
-        password: Secret::new(SIM_PASSWORD),
-    });
-    let targets = targets_for(
-        &hosts,
-        &creds,
-        Path::new("examples/fleet"),
-        Some(&overrides),
-    );
+    let targets =
+        bmfleet::engine::targets::simulated_targets(&sim, &hosts, Path::new("examples/fleet"));
     let reporter = Arc::new(RecordingReporter::default());
     let result = refresh(targets, &RefreshOptions::default(), reporter.clone()).await;
     assert_eq!(result.observed.len(), hosts.len());

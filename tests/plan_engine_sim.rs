@@ -2,13 +2,11 @@
 //! the simulator seeded from the example fleet, plans to exactly the drift the simulator
 //! applied, and to nothing when it applied none.
 
-use bmfleet::engine::targets::{Credential, EndpointOverrides};
-use bmfleet::engine::{CredentialSource, NullReporter, RefreshOptions, refresh, targets_for};
+use bmfleet::engine::{NullReporter, RefreshOptions, refresh};
 use bmfleet::plan::model::Action;
 use bmfleet::plan::{PlanOptions, plan};
-use bmfleet::secret::Secret;
-use bmfleet::sim::from_spec::{SIM_PASSWORD, SIM_USERNAME, Seeding, from_spec};
-use bmfleet::sim::{BmcKind, DriftKind, SimServer};
+use bmfleet::sim::from_spec::{Seeding, from_spec};
+use bmfleet::sim::{DriftKind, SimServer};
 use bmfleet::spec::Host;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -28,27 +26,8 @@ async fn plan_against_sim(
         },
     );
     let sim = SimServer::start(config).await.unwrap();
-    let overrides: EndpointOverrides = hosts
-        .iter()
-        .map(|h| {
-            let dpu = h
-                .settings
-                .dpu
-                .as_ref()
-                .map(|_| sim.endpoint(&h.name, BmcKind::Dpu));
-            (h.name.clone(), (sim.endpoint(&h.name, BmcKind::Bmc), dpu))
-        })
-        .collect();
-    let creds = CredentialSource::Fixed(Credential {
-        username: SIM_USERNAME.into(),
-        password: Secret::new(SIM_PASSWORD),
-    });
-    let targets = targets_for(
-        &hosts,
-        &creds,
-        Path::new("examples/fleet"),
-        Some(&overrides),
-    );
+    let targets =
+        bmfleet::engine::targets::simulated_targets(&sim, &hosts, Path::new("examples/fleet"));
     let result = refresh(targets, &RefreshOptions::default(), Arc::new(NullReporter)).await;
     sim.shutdown().await;
     let p = plan(&hosts, &result.observed, &PlanOptions::for_fleet(&fleet));

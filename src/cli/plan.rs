@@ -1,13 +1,10 @@
 use super::{Ctx, GlobalArgs, write_out};
-use crate::engine::targets::{Credential, EndpointOverrides};
 use crate::engine::{
     CredentialSource, NullReporter, RefreshOptions, Reporter, refresh, targets_for,
 };
 use crate::plan::{PlanOptions, select_hosts};
 use crate::render::progress::{BarReporter, NdjsonReporter};
-use crate::secret::Secret;
-use crate::sim::BmcKind;
-use crate::sim::from_spec::{SIM_PASSWORD, SIM_USERNAME, Seeding, from_spec};
+use crate::sim::from_spec::{Seeding, from_spec};
 use crate::spec::selector::Selector;
 use clap::{Args, ValueEnum};
 use std::io::{IsTerminal, Write};
@@ -154,22 +151,7 @@ pub fn run(
             let sim = crate::sim::SimServer::start(config)
                 .await
                 .map_err(|e| miette::miette!("starting the simulator: {e}"))?;
-            let overrides: EndpointOverrides = selected
-                .iter()
-                .map(|h| {
-                    let dpu = h
-                        .settings
-                        .dpu
-                        .as_ref()
-                        .map(|_| sim.endpoint(&h.name, BmcKind::Dpu));
-                    (h.name.clone(), (sim.endpoint(&h.name, BmcKind::Bmc), dpu))
-                })
-                .collect();
-            let creds = CredentialSource::Fixed(Credential {
-                username: SIM_USERNAME.into(),
-                password: Secret::new(SIM_PASSWORD),
-            });
-            let targets = targets_for(&selected, &creds, &g.fleet, Some(&overrides));
+            let targets = crate::engine::targets::simulated_targets(&sim, &selected, &g.fleet);
             let result = refresh(targets, &refresh_opts, reporter.clone()).await;
             sim.shutdown().await;
             Ok::<_, miette::Report>(result.observed)
