@@ -3,7 +3,7 @@
 //! Plan and apply desired state for bare-metal server fleets, the way Terraform does for
 //! cloud resources. The desired state is a Git repository of YAML specs (see [`spec`]); the
 //! live state is read from each host's BMC and DPU over Redfish ([`redfish`]) and from the OS
-//! over SSH ([`os`]).
+//! over SSH ([`os`], planned: OS resources are listed as not refreshed until it lands).
 //!
 //! ## Architecture (arrows point one way)
 //!
@@ -17,6 +17,13 @@
 //! `sim` is a seeded Redfish fleet simulator used by tests, benchmarks and the demo; `cli` is a
 //! thin layer that parses arguments, resolves settings, calls the library and renders.
 //! Library code never prints: the engine emits events and the renderer turns them into output.
+
+#![warn(missing_docs)]
+// Nothing a user or a remote system influences may panic: library code returns errors.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod cli;
 pub mod engine;
