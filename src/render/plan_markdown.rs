@@ -34,6 +34,8 @@ pub fn render(plan: &Plan) -> String {
             "## bmfleet plan: {} to change",
             count(plan.summary.hosts_to_change, "host", "hosts")
         )
+    } else if plan.has_errors() {
+        "## bmfleet plan: no changes on the hosts read, errors on others".to_string()
     } else {
         "## bmfleet plan: no changes".to_string()
     };

@@ -78,6 +78,10 @@ pub fn count(n: usize, one: &str, many: &str) -> String {
 pub fn summary_line(plan: &Plan) -> String {
     let s = &plan.summary;
     if !plan.has_changes() {
+        if plan.has_errors() {
+            return "No changes on the hosts that could be read; the others could not be planned."
+                .to_string();
+        }
         return "No changes. The fleet matches the spec.".to_string();
     }
     let mut line = format!(
