@@ -67,7 +67,19 @@ pub fn run(
             }
             lines.push_str(&format!("Drift (seed {}):\n", args.seed));
             for d in &drift {
-                lines.push_str(&format!("  {d:?}\n"));
+                use crate::sim::DriftKind;
+                let what = match &d.kind {
+                    DriftKind::PowerOff => "powered off".to_string(),
+                    DriftKind::BootOverridePxeOnce => "one-time PXE boot override set".to_string(),
+                    DriftKind::BiosFlipped { attribute, from, to } => {
+                        format!("BIOS {attribute} changed by hand: {from} -> {to}")
+                    }
+                    DriftKind::BiosStaged { attribute, value } => {
+                        format!("BIOS {attribute} = {value} staged, not yet applied (needs a reset)")
+                    }
+                    DriftKind::DpuNicMode => "DPU switched to NIC mode".to_string(),
+                };
+                lines.push_str(&format!("  {:<12} {what}\n", d.host));
             }
             lines.push_str("Press Ctrl-C to stop.\n");
             let _ = out.write_all(lines.as_bytes());
