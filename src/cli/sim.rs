@@ -71,11 +71,17 @@ pub fn run(
                 let what = match &d.kind {
                     DriftKind::PowerOff => "powered off".to_string(),
                     DriftKind::BootOverridePxeOnce => "one-time PXE boot override set".to_string(),
-                    DriftKind::BiosFlipped { attribute, from, to } => {
+                    DriftKind::BiosFlipped {
+                        attribute,
+                        from,
+                        to,
+                    } => {
                         format!("BIOS {attribute} changed by hand: {from} -> {to}")
                     }
                     DriftKind::BiosStaged { attribute, value } => {
-                        format!("BIOS {attribute} = {value} staged, not yet applied (needs a reset)")
+                        format!(
+                            "BIOS {attribute} = {value} staged, not yet applied (needs a reset)"
+                        )
                     }
                     DriftKind::DpuNicMode => "DPU switched to NIC mode".to_string(),
                 };
