@@ -25,7 +25,11 @@ fn text_graph_of_selected_hosts() {
         "r1-*",
     ])
     .unwrap();
-    assert!(out.starts_with("host/r1-s01\n  after host/r1-s01/power [host-complete]\n"));
+    assert!(
+        out.starts_with("# spec: "),
+        "the revision read comes first:\n{out}"
+    );
+    assert!(out.contains("\nhost/r1-s01\n  after host/r1-s01/power [host-complete]\n"));
     assert!(out.contains("host/r1-s02/bios\n  after host/r1-s01 [depends-on]\n"));
     assert!(!out.contains("r2-"));
     assert!(!out.contains("r1-c01"));

@@ -54,9 +54,10 @@ pub fn run(
     };
     let hosts = select_hosts(&fleet.hosts, &opts)?;
     let graph = crate::plan::static_graph(&hosts, &opts.files).check()?;
+    // Every command that reads specs names the revision it read.
     let text = match args.format {
-        Format::Dot => graph::dot(&graph),
-        Format::Text => graph::text(&graph),
+        Format::Dot => format!("// spec: {}\n{}", fleet.repo.describe(), graph::dot(&graph)),
+        Format::Text => format!("# spec: {}\n{}", fleet.repo.describe(), graph::text(&graph)),
     };
     write_out(out, &text)?;
     Ok(ExitCode::SUCCESS)
