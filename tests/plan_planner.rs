@@ -57,7 +57,7 @@ fn converged_fleet_has_no_changes_but_lists_os_resources_as_unobserved() {
     assert!(
         c01.unobserved
             .iter()
-            .all(|u| u.reason == "OS state is read over SSH (not configured)")
+            .all(|u| u.reason == "OS state is read over SSH, not available yet")
     );
     assert_eq!(
         p.summary.unobserved,

@@ -113,7 +113,9 @@ fn text_plan_has_groups_markers_pending_drift_and_errors() {
     assert!(text.contains("1 host could not be planned (see the errors)."));
     // Not refreshed, compactly.
     assert!(
-        text.contains("# not refreshed: 12 resources (OS state is read over SSH (not configured))")
+        text.contains(
+            "# not refreshed: 12 resources (OS state is read over SSH, not available yet)"
+        )
     );
     // No colour unless asked; deterministic.
     assert!(!text.contains('\x1b'));

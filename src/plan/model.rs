@@ -201,7 +201,7 @@ pub struct Unobserved {
     pub address: String,
     /// Its kind.
     pub kind: ResourceKind,
-    /// Why (`OS state is read over SSH (not configured)`).
+    /// Why (`OS state is read over SSH, not available yet`).
     pub reason: String,
 }
 

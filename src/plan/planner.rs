@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Why OS-side resources are not compared yet.
-pub const OS_NOT_REFRESHED: &str = "OS state is read over SSH (not configured)";
+pub const OS_NOT_REFRESHED: &str = "OS state is read over SSH, not available yet";
 
 /// Plans `hosts` against their `observed` state (keyed by host name).
 ///
