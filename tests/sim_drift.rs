@@ -67,6 +67,7 @@ fn drift_records_describe_what_changed() {
                 assert_ne!(&after.bios[attribute], value);
                 assert_eq!(&after.pending_bios[attribute], value);
             }
+            DriftKind::FactoryBios { .. } => unreachable!("apply_drift never resets to factory"),
             DriftKind::DpuNicMode => {
                 assert_eq!(after.dpu.as_ref().unwrap().mode, DpuMode::NicMode);
             }

@@ -94,8 +94,9 @@ pub fn run(
         let hosts: Vec<String> = diff
             .hosts
             .iter()
+            // At least that class: a reprovision reboots too, so --fail-on reboot catches it.
             .filter(|h| {
-                h.status != crate::plan::spec_diff::HostStatus::Removed && h.disruption == d
+                h.status != crate::plan::spec_diff::HostStatus::Removed && h.disruption >= d
             })
             .map(|h| h.name.clone())
             .collect();
@@ -108,10 +109,10 @@ pub fn run(
         }
     }
     if !failing.is_empty() {
-        eprintln!(
+        super::warn(&format!(
             "bmfleet diff: failing because of --fail-on: {}",
             failing.join("; ")
-        );
+        ));
         return Ok(ExitCode::from(3));
     }
     Ok(if args.detailed_exitcode && diff.has_changes() {

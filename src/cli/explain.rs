@@ -30,6 +30,21 @@ fn one_line(fleet: &crate::spec::LoadedFleet, node: &Node) -> String {
     }
 }
 
+/// A path that does resolve, for a common mistake: a leading `spec.`, or a key with dots
+/// written without brackets (`os.sysctl.vm.swappiness` -> `os.sysctl[vm.swappiness]`).
+fn suggest_path(tree: &Node, path: &str) -> Option<String> {
+    let found = |p: &str| parse_path(p).ok().and_then(|s| lookup(tree, &s)).is_some();
+    let trimmed = path.strip_prefix("spec.").unwrap_or(path);
+    if trimmed != path && found(trimmed) {
+        return Some(trimmed.to_string());
+    }
+    let parts: Vec<&str> = trimmed.split('.').collect();
+    (1..parts.len()).find_map(|i| {
+        let candidate = format!("{}[{}]", parts[..i].join("."), parts[i..].join("."));
+        found(&candidate).then_some(candidate)
+    })
+}
+
 pub fn run(
     g: &GlobalArgs,
     _ctx: &Ctx,
@@ -46,9 +61,16 @@ pub fn run(
         )
     })?;
     let Some(node) = lookup(&host.tree, &segs) else {
+        let help = match suggest_path(&host.tree, &args.path) {
+            Some(better) => format!("did you mean `{better}`?"),
+            None => format!(
+                "`bmfleet show {}` prints everything that is set; keys with dots take brackets: os.sysctl[vm.swappiness]",
+                host.name
+            ),
+        };
         return Err(miette::miette!(
             code = "bmfleet::cli::unset_path",
-            help = format!("`bmfleet show {}` prints everything that is set", host.name),
+            help = help,
             "`{}` is not set for host {} (no layer sets it)",
             args.path,
             host.name

@@ -53,6 +53,13 @@ pub fn run(
         ..PlanOptions::for_fleet(&fleet)
     };
     let hosts = select_hosts(&fleet.hosts, &opts)?;
+    if args.selector.is_some() || !args.hosts.is_empty() {
+        super::require_selection(
+            hosts.len(),
+            fleet.hosts.len(),
+            "the --selector/--host filters",
+        )?;
+    }
     let graph = crate::plan::static_graph(&hosts, &opts.files).check()?;
     // Every command that reads specs names the revision it read.
     let text = match args.format {

@@ -122,16 +122,65 @@ pub enum Command {
 /// Entry point of the binary: parses `std::env::args`, runs, and maps the outcome to an exit
 /// status (0 success, 1 error, 2 "changes present" for `plan --detailed-exitcode`).
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Usage errors exit 1, not clap's 2: with --detailed-exitcode, 2 means "changes", and a
+    // typo in a CI job must not read as drift.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp
+                | clap::error::ErrorKind::DisplayVersion
+                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::from(1),
+            };
+        }
+    };
     let mut out = std::io::stdout().lock();
     match run(cli, &mut out) {
         Ok(code) => code,
         Err(e) => {
             let _ = out.flush();
-            eprintln!("{e:?}");
+            // A closed stderr must not turn an error into a panic.
+            let _ = writeln!(std::io::stderr(), "{e:?}");
             ExitCode::from(1)
         }
     }
+}
+
+/// Parses a fraction from 0.0 to 1.0 (rejects NaN and values out of range).
+///
+/// # Errors
+/// A message for clap.
+pub fn parse_fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        Ok(_) => Err("must be a number from 0.0 to 1.0".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Fails when filters were given and selected nothing: an empty plan must not look like a
+/// healthy fleet.
+///
+/// # Errors
+/// When `selected` is empty although the fleet has hosts.
+pub fn require_selection(selected: usize, fleet_hosts: usize, filters: &str) -> miette::Result<()> {
+    if selected == 0 && fleet_hosts > 0 {
+        return Err(miette::miette!(
+            code = "bmfleet::cli::empty_selection",
+            help = "check the labels with `bmfleet show HOST`; globs such as `r2-*` match names",
+            "no host matches {filters} (the fleet has {fleet_hosts} hosts)"
+        ));
+    }
+    Ok(())
+}
+
+/// Writes a message to stderr, ignoring a closed pipe.
+pub fn warn(message: &str) {
+    let _ = writeln!(std::io::stderr(), "{message}");
 }
 
 /// Settings resolved from the arguments and the environment.

@@ -49,8 +49,11 @@ pub struct PlanArgs {
     #[arg(long, default_value_t = 29, requires = "simulate")]
     pub seed: u64,
     /// With --simulate: fraction of hosts (0.0-1.0) that drift.
-    #[arg(long, default_value_t = 0.4, requires = "simulate")]
+    #[arg(long, default_value_t = 0.4, requires = "simulate", value_parser = super::parse_fraction)]
     pub drift_rate: f64,
+    /// With --simulate: fraction of hosts (0.0-1.0) whose BIOS is still at factory values.
+    #[arg(long, default_value_t = 0.2, requires = "simulate", value_parser = super::parse_fraction)]
+    pub factory_rate: f64,
 }
 
 /// Plan output formats.
@@ -108,6 +111,14 @@ pub fn run(
             e.name
         )
     })?;
+    let filtered = args.selector.is_some() || !args.hosts.is_empty() || !args.exclude.is_empty();
+    if filtered {
+        super::require_selection(
+            selected.len(),
+            fleet.hosts.len(),
+            "the --selector/--host/--exclude filters",
+        )?;
+    }
     let concurrency = fleet
         .fleet
         .as_ref()
@@ -145,7 +156,7 @@ pub fn run(
                 Seeding {
                     seed: args.seed,
                     drift_rate: args.drift_rate,
-                    ..Seeding::default()
+                    factory_rate: args.factory_rate,
                 },
             );
             let sim = crate::sim::SimServer::start(config)

@@ -15,13 +15,16 @@ pub struct SimArgs {
     #[arg(long, default_value_t = 29)]
     pub seed: u64,
     /// Fraction of hosts (0.0-1.0) that drift from the spec.
-    #[arg(long, default_value_t = 0.4)]
+    #[arg(long, default_value_t = 0.4, value_parser = super::parse_fraction)]
     pub drift_rate: f64,
+    /// Fraction of hosts (0.0-1.0) whose BIOS is still at factory values.
+    #[arg(long, default_value_t = 0.2, value_parser = super::parse_fraction)]
+    pub factory_rate: f64,
     /// Fixed latency added to every request, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
     /// Fraction (0.0-1.0) of requests answered with an injected 500/503.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = super::parse_fraction)]
     pub error_rate: f64,
 }
 
@@ -38,7 +41,7 @@ pub fn run(
         Seeding {
             seed: args.seed,
             drift_rate: args.drift_rate,
-            ..Seeding::default()
+            factory_rate: args.factory_rate,
         },
     );
     config.faults.seed = args.seed;
@@ -84,6 +87,9 @@ pub fn run(
                         )
                     }
                     DriftKind::DpuNicMode => "DPU switched to NIC mode".to_string(),
+                    DriftKind::FactoryBios { attributes } => {
+                        format!("BIOS at factory values: {}", attributes.join(", "))
+                    }
                 };
                 lines.push_str(&format!("  {:<12} {what}\n", d.host));
             }

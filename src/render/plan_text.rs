@@ -79,8 +79,14 @@ pub fn summary_line(plan: &Plan) -> String {
     let s = &plan.summary;
     if !plan.has_changes() {
         if plan.has_errors() {
-            return "No changes on the hosts that could be read; the others could not be planned."
-                .to_string();
+            let read = plan.hosts.iter().filter(|h| h.error.is_none()).count();
+            if read == 0 {
+                return "Nothing planned: no host could be read (see the errors).".to_string();
+            }
+            return format!(
+                "No changes on the {} that could be read; the others could not be planned.",
+                count(read, "host", "hosts")
+            );
         }
         return "No changes. The fleet matches the spec.".to_string();
     }

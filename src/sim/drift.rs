@@ -46,6 +46,12 @@ pub enum DriftKind {
     },
     /// The DPU was switched to NIC mode (current mode; the DPU BIOS `NicMode` follows).
     DpuNicMode,
+    /// The host's BIOS is at the vendor's factory values for these attributes (a freshly
+    /// racked or replaced host; [`crate::sim::from_spec`] only).
+    FactoryBios {
+        /// Attributes whose factory value differs from the spec's.
+        attributes: Vec<String>,
+    },
 }
 
 /// Deterministically perturbs about `rate` (0.0 to 1.0; clamped; NaN counts as 0) of `hosts`,

@@ -32,7 +32,8 @@ pub struct Seeding {
     pub seed: u64,
     /// Fraction (0.0 to 1.0) of hosts that get one drift.
     pub drift_rate: f64,
-    /// Fraction (0.0 to 1.0) of hosts whose BIOS is at factory values.
+    /// Fraction (0.0 to 1.0) of hosts whose BIOS is at factory values (recorded as
+    /// [`super::DriftKind::FactoryBios`]).
     pub factory_rate: f64,
 }
 
@@ -59,6 +60,7 @@ pub fn vendor_for(system_id: Option<&str>) -> Vendor {
 /// Builds the simulated fleet for `hosts` and returns it with the drift applied.
 pub fn from_spec(hosts: &[&Host], seeding: Seeding) -> (SimFleetConfig, Vec<DriftRecord>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seeding.seed ^ 0x5eed_f1ee);
+    let mut factory_records = Vec::new();
     let mut sims: Vec<SimHostConfig> = hosts
         .iter()
         .map(|h| {
@@ -71,14 +73,26 @@ pub fn from_spec(hosts: &[&Host], seeding: Seeding) -> (SimFleetConfig, Vec<Drif
             }
             sim.username = SIM_USERNAME.to_string();
             sim.password = SIM_PASSWORD.to_string();
-            let factory = rng.random_bool(seeding.factory_rate.clamp(0.0, 1.0));
+            let factory = rng.random_bool(fraction(seeding.factory_rate));
+            let mut factory_attrs = Vec::new();
             if let Some(bios) = &s.bios {
                 for (k, v) in &bios.attributes {
                     if factory && sim.bios.contains_key(k) {
+                        if sim.bios.get(k) != Some(&v.to_json()) {
+                            factory_attrs.push(k.clone());
+                        }
                         continue;
                     }
                     sim.bios.insert(k.clone(), v.to_json());
                 }
+            }
+            if !factory_attrs.is_empty() {
+                factory_records.push(DriftRecord {
+                    host: h.name.clone(),
+                    kind: super::DriftKind::FactoryBios {
+                        attributes: factory_attrs,
+                    },
+                });
             }
             sim.power = match s.power {
                 Some(PowerState::Off) => super::PowerState::Off,
@@ -107,8 +121,8 @@ pub fn from_spec(hosts: &[&Host], seeding: Seeding) -> (SimFleetConfig, Vec<Drif
             sim
         })
         .collect();
-    let mut drift = Vec::new();
-    let rate = seeding.drift_rate.clamp(0.0, 1.0);
+    let mut drift = factory_records;
+    let rate = fraction(seeding.drift_rate);
     for (sim, host) in sims.iter_mut().zip(hosts) {
         if !rng.random_bool(rate) {
             continue;
@@ -126,6 +140,11 @@ pub fn from_spec(hosts: &[&Host], seeding: Seeding) -> (SimFleetConfig, Vec<Drif
         },
         drift,
     )
+}
+
+/// A probability from user input: NaN counts as 0, others are clamped to 0.0..=1.0.
+fn fraction(p: f64) -> f64 {
+    if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) }
 }
 
 /// A different value for a BIOS attribute: `Enabled` <-> `Disabled`, integers + 1, booleans

@@ -195,10 +195,12 @@ pub enum SourceError {
         message: String,
     },
     /// `--ref` was given outside a Git repository.
-    #[error("--ref {revision}: {path} is not inside a Git repository")]
+    #[error("revision `{revision}`: {path} is not inside a Git repository")]
     #[diagnostic(
         code(bmfleet::spec::not_a_repo),
-        help("run `git init` in the fleet repo, or drop --ref to read the work tree")
+        help(
+            "revisions (--ref, --base, --head) need a Git repository: run `git init` in the fleet repo, or read the work tree"
+        )
     )]
     NotARepo {
         /// The revision asked for.
@@ -207,7 +209,7 @@ pub enum SourceError {
         path: String,
     },
     /// The revision does not name a commit.
-    #[error("--ref {revision} does not name a commit: {message}")]
+    #[error("revision `{revision}` does not name a commit: {message}")]
     #[diagnostic(
         code(bmfleet::spec::bad_ref),
         help("use a branch, a tag, a SHA or an expression such as HEAD~2 (see `git rev-parse`)")

@@ -378,7 +378,14 @@ pub fn parse(text: &str, file: FileId, node_budget: usize) -> Result<Vec<Documen
                     anchor,
                 }) => {
                     nodes += 1;
-                    let end = items.last().map_or(span.end, |n| n.span.end.max(start));
+                    // A flow sequence ends at its `]` (a non-empty end event); a block
+                    // sequence at its last item (its end event is empty and may sit lines
+                    // further down).
+                    let end = if span.is_empty() {
+                        items.last().map_or(span.end, |n| n.span.end.max(start))
+                    } else {
+                        span.end
+                    };
                     Some((
                         Node::new(
                             Value::Seq(items),
@@ -401,9 +408,14 @@ pub fn parse(text: &str, file: FileId, node_budget: usize) -> Result<Vec<Documen
                     ..
                 }) => {
                     nodes += 1;
-                    let end = entries
-                        .last()
-                        .map_or(span.end, |e| e.value.span.end.max(start));
+                    // As for sequences: a flow mapping ends at its `}`.
+                    let end = if span.is_empty() {
+                        entries
+                            .last()
+                            .map_or(span.end, |e| e.value.span.end.max(start))
+                    } else {
+                        span.end
+                    };
                     Some((
                         Node::new(
                             Value::Map(entries),
@@ -573,6 +585,16 @@ mod tests {
         assert_eq!(&text[c.span.start as usize..c.span.end as usize], "hello");
         let key = root.get("b").unwrap().entry("c").unwrap().key_span;
         assert_eq!(&text[key.start as usize..key.end as usize], "c");
+    }
+
+    #[test]
+    fn flow_collections_span_their_brackets() {
+        let text = "a: [x, y]\nb: {c: 1}\nd:\n  - z\n\n# comment\ne: 1\n";
+        let root = one(text);
+        let s = |n: &Node| &text[n.span.start as usize..n.span.end as usize];
+        assert_eq!(s(root.get("a").unwrap()), "[x, y]");
+        assert_eq!(s(root.get("b").unwrap()), "{c: 1}");
+        assert_eq!(s(root.get("d").unwrap()), "- z");
     }
 
     #[test]
