@@ -385,7 +385,7 @@ fn bad_refs_are_clear_errors() {
             "--ref {rev:?}: {stderr}"
         );
         assert!(
-            stderr.contains(&format!("--ref {rev} ")),
+            stderr.contains(&format!("revision `{rev}` ")),
             "--ref {rev:?}: {stderr}"
         );
     }
