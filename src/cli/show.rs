@@ -38,6 +38,8 @@ pub fn run(
     });
     let text = match args.format {
         Format::Json => {
+            // Every command names the revision it read; JSON stdout stays a pure document.
+            super::warn(&format!("bmfleet show: read {}", fleet.repo.describe()));
             let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
             s.push('\n');
             s

@@ -29,7 +29,41 @@ pub fn run(
     args: &ValidateArgs,
     out: &mut dyn Write,
 ) -> miette::Result<ExitCode> {
-    let fleet = super::load(g)?;
+    let fleet = match super::load(g) {
+        Ok(f) => f,
+        // Machine formats get a machine-readable failure, not only a report on stderr.
+        Err(e) if args.format != Format::Human => {
+            let code = e
+                .code()
+                .map_or_else(|| "bmfleet::spec::load".to_string(), |c| c.to_string());
+            let message = e.to_string();
+            let help = e.help().map(|h| h.to_string());
+            let text = match args.format {
+                Format::Json => {
+                    let doc = serde_json::json!({
+                        "format_version": "1.0",
+                        "valid": false,
+                        "errors": 1,
+                        "warnings": 0,
+                        "diagnostics": [{
+                            "code": code, "severity": "error", "message": message, "help": help,
+                        }],
+                    });
+                    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
+                    s.push('\n');
+                    s
+                }
+                _ => format!(
+                    "::error title={}::{}\n",
+                    code.replace(':', "%3A"),
+                    message.replace('%', "%25").replace('\n', "%0A")
+                ),
+            };
+            write_out(out, &text)?;
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
     let (errors, warnings) = fleet.counts();
     let text = match args.format {
         Format::Human => {

@@ -372,7 +372,7 @@ fn what(kind: ResourceKind, key: &str) -> String {
 fn takes_effect(kind: ResourceKind, key: &str) -> &'static str {
     match (kind, key) {
         (ResourceKind::Bios | ResourceKind::DpuBios, _) => {
-            "staged in @Redfish.Settings; applies on the next reset"
+            "apply stages it in @Redfish.Settings; it takes effect on the next reset"
         }
         (ResourceKind::DpuMode, _) => "applies after a DPU reset, then a host power cycle",
         (ResourceKind::Boot, "BootSourceOverrideMode") => "applies on the next reset",

@@ -58,9 +58,9 @@ fn host_body(h: &DiffHost) -> String {
         for dc in changes {
             let line = change_line(dc);
             // diff colouring: + green, - red, ! orange for updates.
-            let line = match line.chars().next() {
-                Some('~') => format!("!{}", &line[1..]),
-                _ => line,
+            let line = match line.strip_prefix('~') {
+                Some(rest) => format!("!{rest}"),
+                None => line,
             };
             body.push_str(&format!("{line}\n"));
             if let Some(c) = &dc.cause {
@@ -168,7 +168,7 @@ pub fn render(d: &SpecDiff) -> String {
                 b.push_str(&format!("Caused by `{}` ({})\n\n", c.location, c.layer));
             }
             b.push_str(&format!(
-                "```diff\n{}{} {} {}\n```\n\n</details>\n\n",
+                "```diff\n{} {} {} {}\n```\n\n</details>\n\n",
                 match g.action.symbol() {
                     "~" => "!",
                     other => other,
