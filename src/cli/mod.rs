@@ -94,7 +94,7 @@ pub enum Command {
     /// Serve a simulated Redfish fleet (BMC and DPU per host) seeded from the specs, with
     /// drift, latency and fault injection, on 127.0.0.1.
     #[command(
-        after_help = "Examples:\n  bmfleet sim --fleet examples/fleet --port 8000\n  bmfleet sim --latency-ms 50 --error-rate 0.01 --seed 7"
+        after_help = "Examples:\n  bmfleet sim --fleet examples/fleet --port 8000\n  bmfleet sim --latency-ms 50 --jitter-ms 20 --error-rate 0.01 --session-limit 4 --hang r2-c04"
     )]
     Sim(sim::SimArgs),
     /// Print a shell completion script.

@@ -26,6 +26,19 @@ pub struct SimArgs {
     /// Fraction (0.0-1.0) of requests answered with an injected 500/503.
     #[arg(long, default_value_t = 0.0, value_parser = super::parse_fraction)]
     pub error_rate: f64,
+    /// Random extra latency per request, exponential with this mean in milliseconds (capped
+    /// at 10x the mean): a long tail like real BMCs.
+    #[arg(long, default_value_t = 0)]
+    pub jitter_ms: u64,
+    /// Sessions each simulated BMC allows at once; one more gets 503 (iDRAC's RAC0218).
+    #[arg(long, default_value_t = 8)]
+    pub session_limit: usize,
+    /// Hosts whose BMCs never answer (clients time out); repeatable.
+    #[arg(long, value_name = "HOST")]
+    pub hang: Vec<String>,
+    /// Hosts whose BMCs refuse connections; repeatable.
+    #[arg(long, value_name = "HOST")]
+    pub unreachable: Vec<String>,
 }
 
 pub fn run(
@@ -46,7 +59,26 @@ pub fn run(
     );
     config.faults.seed = args.seed;
     config.faults.latency = Latency::fixed(args.latency_ms);
-    config.faults.error_rate = args.error_rate.clamp(0.0, 1.0);
+    config.faults.error_rate = args.error_rate;
+    if args.jitter_ms > 0 {
+        config.faults.latency.jitter = crate::sim::Jitter::Exponential {
+            mean_ms: args.jitter_ms,
+            max_ms: args.jitter_ms.saturating_mul(10),
+        };
+    }
+    config.faults.session_limit = args.session_limit.max(1);
+    for (hosts, failure) in [
+        (&args.hang, crate::sim::HostFailure::Timeout),
+        (&args.unreachable, crate::sim::HostFailure::Unreachable),
+    ] {
+        if !hosts.is_empty() {
+            config.faults.overrides.push(crate::sim::HostFaults {
+                hosts: hosts.clone(),
+                failure: Some(failure),
+                ..crate::sim::HostFaults::default()
+            });
+        }
+    }
     let runtime = super::runtime()?;
     let mut lines = String::new();
     runtime
