@@ -134,6 +134,10 @@ fn write_fleet(dir: &Path, port: u16) {
     std::fs::write(dir.join("fleet.yaml"), text).unwrap();
 }
 
+/// A distinctive password (sushy's fake driver accepts any), so the test can prove it never
+/// reaches the output.
+const PEER_PASSWORD: &str = "pw-7f3c9e-never-printed";
+
 #[test]
 fn plan_against_sushy_tools_detects_power_and_boot_override_drift() {
     let Some(exe) = emulator() else { return };
@@ -144,7 +148,7 @@ fn plan_against_sushy_tools_detects_power_and_boot_override_drift() {
         .args(["plan", "--format", "json", "--detailed-exitcode", "--fleet"])
         .arg(fleet.path())
         .env("SUSHY_USER", "admin")
-        .env("SUSHY_PASSWORD", "password")
+        .env("SUSHY_PASSWORD", PEER_PASSWORD)
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
@@ -197,5 +201,8 @@ fn plan_against_sushy_tools_detects_power_and_boot_override_drift() {
         "{boot}"
     );
     // The password never appears.
-    assert!(!stdout.contains("\"password\"") && !stderr.contains("password\""));
+    assert!(
+        !stdout.contains(PEER_PASSWORD) && !stderr.contains(PEER_PASSWORD),
+        "the BMC password leaked"
+    );
 }
