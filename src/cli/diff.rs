@@ -92,13 +92,9 @@ pub fn run(
             FailOn::Reprovision => (Disruption::Reprovision, "reprovision"),
         };
         let hosts: Vec<String> = diff
-            .hosts
-            .iter()
-            // At least that class: a reprovision reboots too, so --fail-on reboot catches it.
-            .filter(|h| {
-                h.status != crate::plan::spec_diff::HostStatus::Removed && h.disruption >= d
-            })
-            .map(|h| h.name.clone())
+            .hosts_at_least(d)
+            .into_iter()
+            .map(str::to_string)
             .collect();
         if !hosts.is_empty() {
             failing.push(format!(

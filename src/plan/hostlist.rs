@@ -69,6 +69,29 @@ pub fn compress_limited(names: &[String], max_items: usize) -> String {
     s
 }
 
+/// Groups host names by an equal key (a rendered body, say), keeping the order in which keys
+/// first appear: the hosts whose details read the same are shown once.
+pub fn group_identical<K: PartialEq>(
+    items: impl IntoIterator<Item = (K, String)>,
+) -> Vec<(K, Vec<String>)> {
+    let mut groups: Vec<(K, Vec<String>)> = Vec::new();
+    for (key, name) in items {
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, names)) => names.push(name),
+            None => groups.push((key, vec![name])),
+        }
+    }
+    groups
+}
+
+/// How a group of hosts is named in a heading: `r1-c01`, or `r1-c01..r1-c04 (4 hosts)`.
+pub fn label(names: &[String]) -> String {
+    match names {
+        [one] => one.clone(),
+        _ => format!("{} ({} hosts)", compress(names), names.len()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,5 +122,19 @@ mod tests {
     fn limited_counts_hosts_not_items() {
         let names = v(&["a1", "a2", "a3", "x", "z1", "z3"]);
         assert_eq!(compress_limited(&names, 2), "a1..a3, x and 2 more");
+    }
+
+    #[test]
+    fn identical_hosts_group_in_first_seen_order() {
+        let groups = group_identical([
+            ("a", "h1".to_string()),
+            ("b", "h2".to_string()),
+            ("a", "h3".to_string()),
+        ]);
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[0], ("a", vec!["h1".to_string(), "h3".to_string()]));
+        assert_eq!(label(&["r1".to_string()]), "r1");
+        let names: Vec<String> = ["r1-c01", "r1-c02", "r1-c03"].map(String::from).to_vec();
+        assert_eq!(label(&names), "r1-c01..r1-c03 (3 hosts)");
     }
 }

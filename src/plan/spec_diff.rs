@@ -139,7 +139,13 @@ impl SpecDiff {
         !self.hosts.is_empty()
     }
 
-    /// Hosts whose changes reach `class` or more (for `--fail-on`).
+    /// The hosts with this status, in name order.
+    pub fn hosts_with(&self, status: HostStatus) -> Vec<&DiffHost> {
+        self.hosts.iter().filter(|h| h.status == status).collect()
+    }
+
+    /// Hosts (added or changed) whose changes reach `class` or more, for `--fail-on`: a
+    /// reprovision reboots too, so `--fail-on reboot` catches it.
     pub fn hosts_at_least(&self, class: Disruption) -> Vec<&str> {
         self.hosts
             .iter()

@@ -102,16 +102,8 @@ pub fn render(d: &SpecDiff) -> String {
     ));
     head.push_str(&banner(d));
     let mut blocks: Vec<(String, usize)> = Vec::new();
-    let added: Vec<&DiffHost> = d
-        .hosts
-        .iter()
-        .filter(|h| h.status == HostStatus::Added)
-        .collect();
-    let removed: Vec<&DiffHost> = d
-        .hosts
-        .iter()
-        .filter(|h| h.status == HostStatus::Removed)
-        .collect();
+    let added = d.hosts_with(HostStatus::Added);
+    let removed = d.hosts_with(HostStatus::Removed);
     if !added.is_empty() {
         let mut b = format!(
             "### Hosts added ({})\n\n| Host | Profiles | Defined at | Settings | Disruption |\n|---|---|---|---:|---|\n",
@@ -188,23 +180,20 @@ pub fn render(d: &SpecDiff) -> String {
     if !changed.is_empty() {
         blocks.push((format!("### Changed hosts ({})\n\n", changed.len()), 0));
         // Hosts whose details read the same share one section.
-        let mut same: Vec<(String, Vec<String>, usize, Disruption)> = Vec::new();
-        for h in &changed {
-            let body = host_body(h);
-            match same.iter_mut().find(|(b, ..)| *b == body) {
-                Some((_, names, ..)) => names.push(h.name.clone()),
-                None => same.push((body, vec![h.name.clone()], h.changes.len(), h.disruption)),
-            }
-        }
-        for (body, names, settings, disruption) in same {
-            let who = if names.len() == 1 {
-                format!("<code>{}</code>", names.join(""))
-            } else {
-                format!(
+        let same = hostlist::group_identical(changed.iter().map(|h| {
+            (
+                (host_body(h), h.changes.len(), h.disruption),
+                h.name.clone(),
+            )
+        }));
+        for ((body, settings, disruption), names) in same {
+            let who = match names.as_slice() {
+                [one] => format!("<code>{one}</code>"),
+                _ => format!(
                     "<code>{}</code> ({} hosts)",
                     hostlist::compress(&names),
                     names.len()
-                )
+                ),
             };
             blocks.push((
                 format!(

@@ -148,16 +148,8 @@ pub fn render(d: &SpecDiff, color: bool) -> String {
         out.push_str("No changes between the two revisions.\n");
         return out;
     }
-    let added: Vec<&DiffHost> = d
-        .hosts
-        .iter()
-        .filter(|h| h.status == HostStatus::Added)
-        .collect();
-    let removed: Vec<&DiffHost> = d
-        .hosts
-        .iter()
-        .filter(|h| h.status == HostStatus::Removed)
-        .collect();
+    let added = d.hosts_with(HostStatus::Added);
+    let removed = d.hosts_with(HostStatus::Removed);
     if !added.is_empty() {
         out.push_str(&p.bold(&format!("Hosts added ({}):", added.len())));
         out.push('\n');
@@ -230,24 +222,16 @@ pub fn render(d: &SpecDiff, color: bool) -> String {
         out.push('\n');
     }
     // Hosts whose details read the same are shown once, with their names compressed.
-    let mut blocks: Vec<(String, Vec<String>, usize, Disruption)> = Vec::new();
-    for h in d.hosts.iter().filter(|h| h.status == HostStatus::Changed) {
-        let body = host_body(h, p);
-        match blocks.iter_mut().find(|(b, ..)| *b == body) {
-            Some((_, names, ..)) => names.push(h.name.clone()),
-            None => blocks.push((body, vec![h.name.clone()], h.changes.len(), h.disruption)),
-        }
-    }
-    for (body, names, settings, disruption) in blocks {
-        let who = if names.len() == 1 {
-            names.join("")
-        } else {
-            format!(
-                "{} ({} hosts)",
-                crate::plan::hostlist::compress(&names),
-                names.len()
+    let blocks = crate::plan::hostlist::group_identical(
+        d.hosts_with(HostStatus::Changed).into_iter().map(|h| {
+            (
+                (host_body(h, p), h.changes.len(), h.disruption),
+                h.name.clone(),
             )
-        };
+        }),
+    );
+    for ((body, settings, disruption), names) in blocks {
+        let who = crate::plan::hostlist::label(&names);
         out.push_str(&p.bold(&format!(
             "# {who}: {}{}",
             count(settings, "setting", "settings"),

@@ -266,27 +266,22 @@ pub fn render(plan: &Plan, color: bool) -> String {
 
     // Hosts whose details read the same (a fleet-wide change on thousands of hosts) are
     // shown once, with their names compressed into ranges.
-    let mut blocks: Vec<(Vec<String>, Vec<String>)> = Vec::new();
-    for h in &plan.hosts {
-        if h.error.is_some() || h.has_changes() || !h.changes.is_empty() {
-            let mut lines = Vec::new();
-            render_host(&mut lines, p, h);
-            let header = format!("# {}:", h.name);
-            if let Some(first) = lines.first_mut() {
-                *first = first.replacen(&header, "# \u{0}:", 1);
-            }
-            match blocks.iter_mut().find(|(l, _)| *l == lines) {
-                Some((_, names)) => names.push(h.name.clone()),
-                None => blocks.push((lines, vec![h.name.clone()])),
-            }
-        }
-    }
+    let blocks = hostlist::group_identical(
+        plan.hosts
+            .iter()
+            .filter(|h| h.error.is_some() || h.has_changes() || !h.changes.is_empty())
+            .map(|h| {
+                let mut lines = Vec::new();
+                render_host(&mut lines, p, h);
+                let header = format!("# {}:", h.name);
+                if let Some(first) = lines.first_mut() {
+                    *first = first.replacen(&header, "# \u{0}:", 1);
+                }
+                (lines, h.name.clone())
+            }),
+    );
     for (mut lines, names) in blocks {
-        let who = if names.len() == 1 {
-            names.join("")
-        } else {
-            format!("{} ({} hosts)", hostlist::compress(&names), names.len())
-        };
+        let who = hostlist::label(&names);
         if let Some(first) = lines.first_mut() {
             *first = first.replacen('\u{0}', &who, 1);
         }
