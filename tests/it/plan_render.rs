@@ -1,14 +1,13 @@
-//! Plan renderers: text, Markdown and JSON. Golden files live in `tests/plan_support/golden/`;
+//! Plan renderers: text, Markdown and JSON. Golden files live in `tests/it/plan_support/golden/`;
 //! `BMFLEET_BLESS=1 cargo test --test plan_render` rewrites them.
 
-mod plan_support;
 
 use bmfleet::plan::model::Action;
 use bmfleet::plan::{ObservedHost, Plan, PlanOptions, plan};
 use bmfleet::render::{plan_json, plan_markdown, plan_text};
 use bmfleet::spec::Host;
 use bmfleet::spec::model::DpuMode;
-use plan_support::*;
+use crate::plan_support::*;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -55,7 +54,7 @@ fn sample_plan() -> Plan {
 }
 
 fn golden(name: &str, actual: &str) {
-    let path = Path::new("tests/plan_support/golden").join(name);
+    let path = Path::new("tests/it/plan_support/golden").join(name);
     if std::env::var_os("BMFLEET_BLESS").is_some() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, actual).unwrap();

@@ -1,11 +1,10 @@
 //! The dependency graph, tested through stable text dumps.
 
-mod plan_support;
 
 use bmfleet::plan::graph::{self, ChangeFacts, ChangeIndex, HostResources};
 use bmfleet::plan::{PlanOptions, flatten, plan, static_graph};
 use bmfleet::spec::Host;
-use plan_support::*;
+use crate::plan_support::*;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 

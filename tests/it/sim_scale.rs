@@ -1,13 +1,12 @@
 //! A 2,000-host simulator answers for every host with little memory. Correctness only: no
 //! timing assertions.
 
-mod sim_common;
 
 use bmfleet::sim::{BmcKind, SimFleetConfig, SimServer};
 use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::Value;
-use sim_common::client;
+use crate::sim_common::client;
 
 /// Resident set size of this process in KiB (Linux), if known.
 fn rss_kib() -> Option<u64> {

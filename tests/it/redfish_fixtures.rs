@@ -1,4 +1,4 @@
-//! Parses every Redfish fixture under `../shared/fixtures/redfish/` (real captures from Dell
+//! Parses every Redfish fixture under `tests/fixtures/redfish/` (real captures from Dell
 //! iDRAC9, Lenovo XCC, NVIDIA BlueField-3, plus DMTF mockups and OpenStack sushy samples; see
 //! PROVENANCE.md there) with `bmfleet::redfish::model`, and checks real values.
 //!
@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 const MIN_FIXTURES: usize = 70;
 
 fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/redfish")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/redfish")
 }
 
 fn collect_json(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -40,7 +40,7 @@ fn all_fixtures() -> Vec<(String, Value)> {
     let dir = fixtures_dir();
     assert!(
         dir.is_dir(),
-        "fixture directory {} is missing; the shared fixtures must be checked out next to the crate",
+        "fixture directory {} is missing; it is part of the repository (see tests/fixtures/redfish/PROVENANCE.md)",
         dir.display()
     );
     let mut files = Vec::new();

@@ -9,8 +9,9 @@
 //! - `expected/stdout`, `expected/stderr`, `expected/status`: what the run must print.
 //!
 //! Runs are deterministic: no colour (`NO_COLOR=1`), width 100, the fleet copied to a temp
-//! directory outside any Git repo. `BMFLEET_BLESS=1 cargo test --test golden` rewrites the
-//! expected files; review the diff before committing.
+//! directory outside any Git repo. `BMFLEET_BLESS=1 cargo test --test it golden` rewrites the
+//! expected files; review the diff before committing. `BMFLEET_GOLDEN=substring` runs only the
+//! cases whose directory name contains it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -87,7 +88,7 @@ fn commit_snapshots(case: &Path, root: &Path) -> Result<bool, Box<dyn std::error
     Ok(true)
 }
 
-fn run_case(cmd_path: &Path) -> datatest_stable::Result<()> {
+fn run_case(cmd_path: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let case = cmd_path
         .parent()
         .ok_or("cmd has no parent directory")?
@@ -157,13 +158,63 @@ fn run_case(cmd_path: &Path) -> datatest_stable::Result<()> {
         Ok(())
     } else {
         Err(format!(
-            "{}\n(run `BMFLEET_BLESS=1 cargo test --test golden` to accept, then review the diff)",
+            "{}\n(run `BMFLEET_BLESS=1 cargo test --test it golden` to accept, then review the diff)",
             failures.join("\n")
         )
         .into())
     }
 }
 
-datatest_stable::harness! {
-    { test = run_case, root = "tests/golden", pattern = r"cmd$" },
+/// Every case directory under `tests/golden/` (those holding a `cmd` file), sorted.
+fn cases() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let filter = std::env::var("BMFLEET_GOLDEN").unwrap_or_default();
+    let mut out: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("cmd").is_file())
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().contains(&filter)))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Runs every case on as many threads as there are cores and reports all failures at once.
+#[test]
+fn golden_cases() {
+    let cases = cases();
+    assert!(
+        std::env::var_os("BMFLEET_GOLDEN").is_some() || cases.len() >= 100,
+        "expected at least 100 golden cases, found {}",
+        cases.len()
+    );
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let chunk = cases.len().div_ceil(threads).max(1);
+    let failures: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = cases
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .filter_map(|case| {
+                            run_case(&case.join("cmd"))
+                                .err()
+                                .map(|e| format!("golden case {}: {e}", case.display()))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    assert!(
+        failures.is_empty(),
+        "{} of {} golden cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }

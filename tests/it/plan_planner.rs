@@ -1,13 +1,12 @@
 //! Planner behaviour on hand-built observed states.
 
-mod plan_support;
 
 use bmfleet::plan::model::Action;
 use bmfleet::plan::resource::{Disruption, ResourceKind};
 use bmfleet::plan::{Plan, PlanOptions, plan, select_hosts};
 use bmfleet::spec::Host;
 use bmfleet::spec::model::{DpuMode, IntOrPercent};
-use plan_support::*;
+use crate::plan_support::*;
 use serde_json::json;
 use std::collections::BTreeMap;
 

@@ -1,7 +1,6 @@
 //! The Redfish simulator over real HTTP: auth, sessions, pending BIOS, resets and tasks,
 //! ETags, `$expand`, DPU modes, errors and faults.
 
-mod sim_common;
 
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use bmfleet::sim::{
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use sim_common::{Bmc, client, message_id};
+use crate::sim_common::{Bmc, client, message_id};
 
 fn fleet(hosts: Vec<SimHostConfig>) -> SimFleetConfig {
     SimFleetConfig {
