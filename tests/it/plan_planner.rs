@@ -1,12 +1,11 @@
 //! Planner behaviour on hand-built observed states.
 
-
+use crate::plan_support::*;
 use bmfleet::plan::model::Action;
 use bmfleet::plan::resource::{Disruption, ResourceKind};
 use bmfleet::plan::{Plan, PlanOptions, plan, select_hosts};
 use bmfleet::spec::Host;
 use bmfleet::spec::model::{DpuMode, IntOrPercent};
-use crate::plan_support::*;
 use serde_json::json;
 use std::collections::BTreeMap;
 
