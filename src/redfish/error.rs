@@ -160,6 +160,19 @@ fn suffix(d: &ErrorDetails) -> Suffix<'_> {
     Suffix(d)
 }
 
+/// `, If-Match "a", W/"a"` for the values tried, or nothing.
+struct TriedIfMatch<'a>(&'a [String]);
+
+impl fmt::Display for TriedIfMatch<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            write!(f, ", If-Match {}", self.0.join(", "))
+        }
+    }
+}
+
 /// An error of the Redfish client. See the module docs for what every variant carries.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum RedfishError {
@@ -328,12 +341,16 @@ pub enum RedfishError {
         members: Vec<String>,
     },
 
-    /// A conditional write failed: HTTP 412 with a strong ETag (the resource changed since it
-    /// was read), or after the weak/strong/no-If-Match fallbacks, or 428 without a usable ETag.
-    #[error("{host}: {method} {url} failed its precondition (HTTP {status}, If-Match){}", suffix(.details))]
+    /// A conditional write was refused and nothing was written: HTTP 412 on every `If-Match`
+    /// form of the ETag that was read (the resource changed since it was read, or the BMC
+    /// rejects the ETag it sent itself), or 428 (`If-Match` required) without a usable ETag.
+    /// The client never falls back to a write without `If-Match` after a 412.
+    #[error("{host}: {method} {url} failed its precondition (HTTP {status}{}){}", TriedIfMatch(.tried), suffix(.details))]
     #[diagnostic(
         code(bmfleet::redfish::precondition),
-        help("the resource on {host} changed since it was read; refresh (plan again) and retry")
+        help(
+            "nothing was written: the resource on {host} changed since it was read, or the BMC rejects its own ETag; re-read it (bmfleet plan) and apply the new plan; if this repeats right after a fresh plan, report the BMC firmware to bmfleet"
+        )
     )]
     Precondition {
         /// Host label.
@@ -344,7 +361,36 @@ pub enum RedfishError {
         url: String,
         /// 412 or 428.
         status: u16,
+        /// The `If-Match` values sent, in order (empty when none was sent).
+        tried: Vec<String>,
         /// What the BMC said.
+        details: Box<ErrorDetails>,
+    },
+
+    /// A write (PATCH, or POST of an action) was sent, but whether the BMC applied it is
+    /// unknown: it timed out or the connection broke after the request was sent, or the BMC
+    /// answered 5xx (other than 501, or 503 with `Retry-After`). Writes are never retried in
+    /// that case (on iDRAC a PATCH whose answer was lost has already created a BIOS job): the
+    /// caller must re-read the resource and decide.
+    #[error("{host}: {method} {url}: outcome unknown, {reason}{}", suffix(.details))]
+    #[diagnostic(
+        code(bmfleet::redfish::write_outcome_unknown),
+        help(
+            "the BMC may have applied the write; re-read the resource before retrying (bmfleet plan)"
+        )
+    )]
+    WriteOutcomeUnknown {
+        /// Host label.
+        host: String,
+        /// HTTP method.
+        method: String,
+        /// URL.
+        url: String,
+        /// What happened, e.g. `no answer within 30 s`, `HTTP 500`.
+        reason: String,
+        /// The 5xx status, when the BMC answered.
+        status: Option<u16>,
+        /// What the BMC said, when it answered.
         details: Box<ErrorDetails>,
     },
 
@@ -391,6 +437,7 @@ impl RedfishError {
             Self::NotFound { .. } => "bmfleet::redfish::not_found",
             Self::AmbiguousSystem { .. } => "bmfleet::redfish::ambiguous_system",
             Self::Precondition { .. } => "bmfleet::redfish::precondition",
+            Self::WriteOutcomeUnknown { .. } => "bmfleet::redfish::write_outcome_unknown",
             Self::Unsupported { .. } => "bmfleet::redfish::unsupported",
             Self::Config { .. } => "bmfleet::redfish::config",
         }
@@ -409,6 +456,7 @@ impl RedfishError {
             | Self::NotFound { host, .. }
             | Self::AmbiguousSystem { host, .. }
             | Self::Precondition { host, .. }
+            | Self::WriteOutcomeUnknown { host, .. }
             | Self::Unsupported { host, .. }
             | Self::Config { host, .. } => host,
         }
@@ -420,6 +468,7 @@ impl RedfishError {
             Self::Unauthorized { status, .. }
             | Self::HttpStatus { status, .. }
             | Self::Precondition { status, .. } => Some(*status),
+            Self::WriteOutcomeUnknown { status, .. } => *status,
             Self::SessionLimit { .. } => Some(503),
             Self::NotFound { details, .. } if !details.is_empty() => Some(404),
             _ => None,
@@ -430,6 +479,7 @@ impl RedfishError {
     pub fn details(&self) -> Option<&ErrorDetails> {
         match self {
             Self::Unauthorized { details, .. }
+            | Self::WriteOutcomeUnknown { details, .. }
             | Self::HttpStatus { details, .. }
             | Self::SessionLimit { details, .. }
             | Self::NotFound { details, .. }
