@@ -543,13 +543,24 @@ impl RedfishClient {
         let method = resp.method.to_string();
         let status = resp.status.as_u16();
         match status {
-            401 | 403 => RedfishError::Unauthorized {
+            401 => RedfishError::Unauthorized {
                 host,
                 method,
                 url,
                 status,
                 details,
             },
+            403 => {
+                let (privilege, help) = forbidden_help(&host, &resp.method, &resp.url);
+                RedfishError::Forbidden {
+                    host,
+                    method,
+                    url,
+                    privilege,
+                    details,
+                    help,
+                }
+            }
             404 => RedfishError::NotFound {
                 help: format!(
                     "the BMC at {host} does not have this resource; check the endpoint URL and systemId, or the firmware version"
@@ -1147,6 +1158,45 @@ fn classify(e: &reqwest::Error) -> Transport {
     }
 }
 
+/// The Redfish privilege a 403 most likely lacks (DSP8011 "Redfish Privilege Mapping": `Login`
+/// for reading, `ConfigureComponents` for systems, BIOS and their actions, `ConfigureManager`
+/// under `Managers`, `ConfigureUsers` under `AccountService`, `ConfigureSelf` for deleting
+/// one's own session) and the help text for it.
+fn forbidden_help(host: &str, method: &Method, url: &Url) -> (&'static str, String) {
+    let path = url.path();
+    let login = *method == Method::POST && path.trim_end_matches('/').ends_with("/Sessions");
+    if login {
+        return (
+            "Login",
+            format!(
+                "the BMC at {host} refused to open a session for the configured account (HTTP 403, not 401): the account may be disabled or locked, or its role lacks the Redfish privilege Login; check the account on the BMC or use another one (credentialsRef)"
+            ),
+        );
+    }
+    let privilege = if matches!(*method, Method::GET | Method::HEAD) {
+        "Login"
+    } else if path.contains("/SessionService/Sessions/") && *method == Method::DELETE {
+        "ConfigureSelf"
+    } else if path.contains("/AccountService") {
+        "ConfigureUsers"
+    } else if path.contains("/Managers/") {
+        "ConfigureManager"
+    } else {
+        "ConfigureComponents"
+    };
+    let role = if privilege == "Login" {
+        "ReadOnly, Operator or Administrator"
+    } else {
+        "Operator or Administrator"
+    };
+    (
+        privilege,
+        format!(
+            "the account configured for {host} authenticated fine, but its role lacks the Redfish privilege {privilege} needed for {method} on this resource; give it a role that has it (on most BMCs {role}) or use another account (credentialsRef)"
+        ),
+    )
+}
+
 /// Finds a `rustls::Error` in the source chain; `io::Error` hides its inner error from
 /// `source()`, so it is unwrapped with `get_ref`.
 fn find_rustls_error(e: &reqwest::Error) -> Option<String> {
@@ -1329,10 +1379,59 @@ mod tests {
         assert_eq!(code(503, Some("1")), "bmfleet::redfish::http_status");
         assert_eq!(code(501, None), "bmfleet::redfish::http_status");
         assert_eq!(code(400, None), "bmfleet::redfish::http_status");
+        assert_eq!(code(403, None), "bmfleet::redfish::forbidden");
         assert!(Transport::Timeout.may_have_been_sent());
         assert!(Transport::Other("reset".into()).may_have_been_sent());
         assert!(!Transport::Connect("refused".into()).may_have_been_sent());
         assert!(!Transport::ConnectTimeout("connect".into()).may_have_been_sent());
+    }
+
+    #[test]
+    fn forbidden_names_the_privilege() {
+        let url = |p: &str| Url::parse(&format!("https://bmc{p}")).unwrap();
+        let cases = [
+            (Method::GET, "/redfish/v1/Systems/1", "Login"),
+            (
+                Method::PATCH,
+                "/redfish/v1/Systems/1/Bios/Settings",
+                "ConfigureComponents",
+            ),
+            (
+                Method::POST,
+                "/redfish/v1/Systems/1/Actions/ComputerSystem.Reset",
+                "ConfigureComponents",
+            ),
+            (Method::PATCH, "/redfish/v1/Managers/1", "ConfigureManager"),
+            (
+                Method::PATCH,
+                "/redfish/v1/AccountService/Accounts/2",
+                "ConfigureUsers",
+            ),
+            (
+                Method::DELETE,
+                "/redfish/v1/SessionService/Sessions/7",
+                "ConfigureSelf",
+            ),
+        ];
+        for (method, path, privilege) in cases {
+            let (p, help) = forbidden_help("r1-n01/bmc", &method, &url(path));
+            assert_eq!(p, privilege, "{method} {path}");
+            assert!(
+                help.contains(privilege) && help.contains("authenticated fine"),
+                "{help}"
+            );
+        }
+        // The login itself: the account is not known to be fine.
+        let (p, help) = forbidden_help(
+            "h",
+            &Method::POST,
+            &url("/redfish/v1/SessionService/Sessions"),
+        );
+        assert_eq!(p, "Login");
+        assert!(
+            !help.contains("authenticated fine") && help.contains("disabled"),
+            "{help}"
+        );
     }
 
     #[test]

@@ -121,9 +121,28 @@ impl ErrorDetails {
 
 impl fmt::Display for ErrorDetails {
     /// `code: message; [MessageId] Message; ...` or the raw excerpt; empty when nothing.
+    ///
+    /// Every text appears once: many BMCs (bmcweb on BlueField and OpenBMC, sushy-tools)
+    /// repeat their only `@Message.ExtendedInfo` entry in `error.code`/`error.message`, and
+    /// some list the same entry twice, so a top-level code or message that an ExtendedInfo
+    /// entry repeats is left out, and so are repeated entries.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let same = |a: &Option<String>, b: &Option<String>| match (a, b) {
+            (Some(a), Some(b)) => a.trim() == b.trim(),
+            _ => false,
+        };
+        let repeated_message = self
+            .extended_info
+            .iter()
+            .any(|m| same(&m.message, &self.message));
+        let repeated_code = self
+            .extended_info
+            .iter()
+            .any(|m| same(&m.message_id, &self.code));
+        let code = self.code.as_ref().filter(|_| !repeated_code);
+        let message = self.message.as_ref().filter(|_| !repeated_message);
         let mut parts: Vec<String> = Vec::new();
-        match (&self.code, &self.message) {
+        match (code, message) {
             (Some(c), Some(m)) => parts.push(format!("{c}: {m}")),
             (Some(c), None) => parts.push(c.clone()),
             (None, Some(m)) => parts.push(m.clone()),
@@ -131,9 +150,12 @@ impl fmt::Display for ErrorDetails {
         }
         for m in &self.extended_info {
             let id = m.message_id.as_deref().unwrap_or("(no MessageId)");
-            match &m.message {
-                Some(text) => parts.push(format!("[{id}] {text}")),
-                None => parts.push(format!("[{id}]")),
+            let part = match &m.message {
+                Some(text) => format!("[{id}] {text}"),
+                None => format!("[{id}]"),
+            };
+            if !parts.contains(&part) {
+                parts.push(part);
             }
         }
         if let Some(raw) = &self.raw_excerpt {
@@ -177,7 +199,7 @@ impl fmt::Display for TriedIfMatch<'_> {
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum RedfishError {
     /// The BMC rejected the credentials: 401 on session creation, on any request with HTTP
-    /// basic auth, or again right after a fresh session; or 403 (the account lacks privilege).
+    /// basic auth, or again right after a fresh session. (A 403 is [`RedfishError::Forbidden`].)
     #[error("{host}: {method} {url} was refused with HTTP {status} (authentication){}", suffix(.details))]
     #[diagnostic(
         code(bmfleet::redfish::unauthorized),
@@ -192,10 +214,35 @@ pub enum RedfishError {
         method: String,
         /// URL (without user-info).
         url: String,
-        /// 401 or 403.
+        /// 401.
         status: u16,
         /// What the BMC said.
         details: Box<ErrorDetails>,
+    },
+
+    /// The BMC refused the operation with HTTP 403: the account authenticated (a bad password
+    /// gets 401), but its role lacks the Redfish privilege the operation needs (DSP0266
+    /// "Privilege model"; DSP8011 maps operations to privileges). On the session login
+    /// itself a 403 means the account may not log in (disabled, locked, or without `Login`).
+    #[error("{host}: {method} {url} was refused with HTTP 403 (insufficient privilege){}", suffix(.details))]
+    #[diagnostic(code(bmfleet::redfish::forbidden), help("{help}"))]
+    Forbidden {
+        /// Host label.
+        host: String,
+        /// HTTP method.
+        method: String,
+        /// URL (without user-info).
+        url: String,
+        /// The Redfish privilege most likely missing: `Login` for reads and the session
+        /// login, `ConfigureComponents` for writes to systems, BIOS and actions,
+        /// `ConfigureManager` under `Managers`, `ConfigureUsers` under `AccountService`,
+        /// `ConfigureSelf` for the session's own `DELETE`.
+        privilege: &'static str,
+        /// What the BMC said.
+        details: Box<ErrorDetails>,
+        /// What to do (names the privilege and, outside the login, that the account
+        /// authenticated).
+        help: String,
     },
 
     /// The TLS handshake failed: unknown issuer, name mismatch, expired certificate, or a
@@ -428,6 +475,7 @@ impl RedfishError {
     pub fn code_str(&self) -> &'static str {
         match self {
             Self::Unauthorized { .. } => "bmfleet::redfish::unauthorized",
+            Self::Forbidden { .. } => "bmfleet::redfish::forbidden",
             Self::Tls { .. } => "bmfleet::redfish::tls",
             Self::Timeout { .. } => "bmfleet::redfish::timeout",
             Self::Connect { .. } => "bmfleet::redfish::connect",
@@ -447,6 +495,7 @@ impl RedfishError {
     pub fn host(&self) -> &str {
         match self {
             Self::Unauthorized { host, .. }
+            | Self::Forbidden { host, .. }
             | Self::Tls { host, .. }
             | Self::Timeout { host, .. }
             | Self::Connect { host, .. }
@@ -468,6 +517,7 @@ impl RedfishError {
             Self::Unauthorized { status, .. }
             | Self::HttpStatus { status, .. }
             | Self::Precondition { status, .. } => Some(*status),
+            Self::Forbidden { .. } => Some(403),
             Self::WriteOutcomeUnknown { status, .. } => *status,
             Self::SessionLimit { .. } => Some(503),
             Self::NotFound { details, .. } if !details.is_empty() => Some(404),
@@ -479,6 +529,7 @@ impl RedfishError {
     pub fn details(&self) -> Option<&ErrorDetails> {
         match self {
             Self::Unauthorized { details, .. }
+            | Self::Forbidden { details, .. }
             | Self::WriteOutcomeUnknown { details, .. }
             | Self::HttpStatus { details, .. }
             | Self::SessionLimit { details, .. }
@@ -509,5 +560,22 @@ mod tests {
             Some("<html><body>Service Unavailable</body></html>")
         );
         assert!(d.mentions("unavailable"));
+    }
+
+    #[test]
+    fn details_do_not_repeat_what_extended_info_says() {
+        // bmcweb (BlueField, OpenBMC) repeats its only ExtendedInfo entry at the top level.
+        let bmcweb = br#"{"error":{"code":"Base.1.18.1.InsufficientPrivilege","message":"There are insufficient privileges.","@Message.ExtendedInfo":[{"MessageId":"Base.1.18.1.InsufficientPrivilege","Message":"There are insufficient privileges."}]}}"#;
+        let text = ErrorDetails::from_body(bmcweb).to_string();
+        assert_eq!(
+            text,
+            "[Base.1.18.1.InsufficientPrivilege] There are insufficient privileges."
+        );
+        // A generic top level with the detail in ExtendedInfo keeps both.
+        let idrac = br#"{"error":{"code":"Base.1.12.GeneralError","message":"A general error has occurred. See ExtendedInfo for more information","@Message.ExtendedInfo":[{"MessageId":"IDRAC.2.8.SYS402","Message":"Privilege required."},{"MessageId":"IDRAC.2.8.SYS402","Message":"Privilege required."}]}}"#;
+        assert_eq!(
+            ErrorDetails::from_body(idrac).to_string(),
+            "Base.1.12.GeneralError: A general error has occurred. See ExtendedInfo for more information; [IDRAC.2.8.SYS402] Privilege required."
+        );
     }
 }

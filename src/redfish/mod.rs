@@ -18,7 +18,8 @@
 //!   [`RedfishClient::reset`], [`RedfishClient::poll_task`], [`RedfishClient::set_dpu_mode`].
 //! - [`model`]: vendor-tolerant serde types and [`model::parse_resource`].
 //! - [`RedfishError`]: one diagnostic per failure class, code `bmfleet::redfish::*`
-//!   (a write that may have been applied is `write_outcome_unknown`).
+//!   (401 is `unauthorized`, 403 `forbidden`; a write that may have been applied is
+//!   `write_outcome_unknown`).
 //!
 //! # Request economy
 //!

@@ -352,8 +352,9 @@ impl RedfishClient {
     /// # Errors
     /// [`RedfishError::Precondition`] (412 on every form, or 428 without a usable ETag),
     /// [`RedfishError::WriteOutcomeUnknown`], [`RedfishError::Unauthorized`],
-    /// [`RedfishError::NotFound`], [`RedfishError::HttpStatus`] (with the BMC's MessageIds,
-    /// e.g. `PropertyValueNotInList`), and transport errors for requests that were not sent.
+    /// [`RedfishError::Forbidden`], [`RedfishError::NotFound`], [`RedfishError::HttpStatus`]
+    /// (with the BMC's MessageIds, e.g. `PropertyValueNotInList`), and transport errors for
+    /// requests that were not sent.
     pub async fn patch(
         &self,
         path: &str,
@@ -485,7 +486,8 @@ impl RedfishClient {
     /// # Errors
     /// [`RedfishError::WriteOutcomeUnknown`], [`RedfishError::HttpStatus`] (e.g. 400
     /// `ActionParameterValueNotInList`), [`RedfishError::NotFound`],
-    /// [`RedfishError::Unauthorized`], and transport errors for requests that were not sent.
+    /// [`RedfishError::Unauthorized`], [`RedfishError::Forbidden`], and transport errors for
+    /// requests that were not sent.
     pub async fn post_action(
         &self,
         target: &str,

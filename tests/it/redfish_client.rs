@@ -2,7 +2,8 @@
 //! Redfish tree under a path prefix, records every request, and can misbehave on demand
 //! (503 + Retry-After, 500, hanging writes, weak ETags, 412/428, expired sessions, no
 //! SessionService, session limit). A second, TLS-only server (rustls + an rcgen CA) checks
-//! certificate handling.
+//! certificate handling. A third serves captured fixtures (`tests/fixtures/redfish/`) at
+//! their own `@odata.id`s, for the read cases found in blind tests.
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
@@ -1884,5 +1885,204 @@ mod against_simulator {
             "with a 30% error rate some requests must have been retried"
         );
         sim.shutdown().await;
+    }
+}
+
+/// A BMC that serves captured fixtures (`tests/fixtures/redfish/`, see PROVENANCE.md) at
+/// their own `@odata.id`s, with a session service and a request log: the read cases found in
+/// blind tests (BlueField-3 BMC, bmcweb error bodies).
+mod fixture_bmc {
+    use super::*;
+    use std::collections::HashMap;
+    use std::path::Path;
+
+    type Routes = HashMap<(String, String), (u16, Value)>;
+
+    #[derive(Default)]
+    struct Bmc {
+        routes: Routes,
+        log: Vec<String>,
+    }
+
+    fn fixture(rel: &str) -> Value {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/redfish")
+            .join(rel);
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    }
+
+    async fn handle(State(st): State<Arc<Mutex<Bmc>>>, method: Method, uri: Uri) -> Response {
+        let path = uri.path().trim_end_matches('/').to_string();
+        let mut bmc = st.lock().unwrap();
+        bmc.log.push(format!("{method} {path}"));
+        if path == "/redfish/v1/SessionService/Sessions" && method == Method::POST {
+            return json_resp(
+                StatusCode::CREATED,
+                &[
+                    ("x-auth-token", "fx-token".into()),
+                    ("location", "/redfish/v1/SessionService/Sessions/1".into()),
+                ],
+                json!({"@odata.id": "/redfish/v1/SessionService/Sessions/1"}),
+            );
+        }
+        if path == "/redfish/v1/SessionService/Sessions/1" && method == Method::DELETE {
+            return StatusCode::NO_CONTENT.into_response();
+        }
+        match bmc.routes.get(&(method.to_string(), path)) {
+            Some((status, body)) => {
+                json_resp(StatusCode::from_u16(*status).unwrap(), &[], body.clone())
+            }
+            None => json_resp(
+                StatusCode::NOT_FOUND,
+                &[],
+                fixture("nvidia-bluefield3/Error-ResourceNotFound-Manager-oob0.json"),
+            ),
+        }
+    }
+
+    /// The BlueField-3 DPU BMC capture: system, Oem/Nvidia (`oem`), Bios, Bios/Settings.
+    fn bluefield3(oem: Value) -> Routes {
+        let get = |p: &str, v: Value| (("GET".to_string(), p.to_string()), (200, v));
+        Routes::from([
+            get(
+                "/redfish/v1/Systems/Bluefield",
+                fixture("nvidia-bluefield3/ComputerSystem-Bluefield.json"),
+            ),
+            get("/redfish/v1/Systems/Bluefield/Oem/Nvidia", oem),
+            get(
+                "/redfish/v1/Systems/Bluefield/Bios",
+                fixture("nvidia-bluefield3/Bios-Bluefield.json"),
+            ),
+            get(
+                "/redfish/v1/Systems/Bluefield/Bios/Settings",
+                fixture("nvidia-bluefield3/BiosSettings-Bluefield.json"),
+            ),
+        ])
+    }
+
+    async fn serve(routes: Routes) -> (Arc<Mutex<Bmc>>, RedfishClient) {
+        let st = Arc::new(Mutex::new(Bmc {
+            routes,
+            log: Vec::new(),
+        }));
+        let app = Router::new().fallback(handle).with_state(st.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        let c = RedfishClient::new(
+            BmcTarget {
+                label: "r1-c01/dpu".into(),
+                endpoint: format!("http://{addr}").parse().unwrap(),
+                system_id: Some("Bluefield".into()),
+                username: "root".into(),
+                password: Secret::new(PASSWORD),
+                tls: TlsOptions::default(),
+            },
+            fast_opts(),
+        )
+        .unwrap();
+        (st, c)
+    }
+
+    fn log(st: &Arc<Mutex<Bmc>>) -> Vec<String> {
+        st.lock().unwrap().log.clone()
+    }
+
+    const DPU: ReadWant = ReadWant {
+        bios: false,
+        dpu_mode: true,
+        virtual_media: false,
+        network_adapters: false,
+    };
+    /// The error's Display, and its miette graphical report (no colours, no wrapping).
+    fn rendered(err: &RedfishError) -> (String, String) {
+        let mut out = String::new();
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+            .with_width(10_000)
+            .with_wrap_lines(false)
+            .render_report(&mut out, err)
+            .unwrap();
+        (err.to_string(), out)
+    }
+
+    #[tokio::test]
+    async fn http_403_is_missing_privilege_printed_once() {
+        let forbidden = fixture("nvidia-bluefield3/Error-InsufficientPrivilege-derived-403.json");
+        let message = forbidden["error"]["message"].as_str().unwrap().to_string();
+
+        // A read refused with 403: the Login privilege, not the password.
+        let mut routes = bluefield3(json!({}));
+        routes.insert(
+            ("GET".into(), "/redfish/v1/Systems/Bluefield".into()),
+            (403, forbidden.clone()),
+        );
+        let (st, c) = serve(routes).await;
+        let err = c.read_system(DPU).await.unwrap_err();
+        assert_eq!(err.code_str(), "bmfleet::redfish::forbidden");
+        assert_eq!(err.status(), Some(403));
+        let RedfishError::Forbidden { privilege, .. } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(*privilege, "Login");
+        let help = miette::Diagnostic::help(&err).unwrap().to_string();
+        assert!(
+            help.contains("authenticated fine")
+                && help.contains("Login")
+                && help.contains("r1-c01/dpu"),
+            "{help}"
+        );
+        assert!(!help.contains("password"), "{help}");
+        let (display, report) = rendered(&err);
+        assert!(
+            display.contains("insufficient privilege") && !display.contains("authentication"),
+            "{display}"
+        );
+        assert_eq!(display.matches(&message).count(), 1, "{display}");
+        assert_eq!(report.matches(&message).count(), 1, "{report}");
+        assert!(report.contains("bmfleet::redfish::forbidden"), "{report}");
+        assert!(
+            report.contains("Base.1.18.1.InsufficientPrivilege"),
+            "{report}"
+        );
+        let gets = log(&st)
+            .iter()
+            .filter(|l| *l == "GET /redfish/v1/Systems/Bluefield")
+            .count();
+        assert_eq!(gets, 1, "403 is not retried");
+
+        // A write refused with 403: ConfigureComponents.
+        let mut routes = bluefield3(json!({}));
+        routes.insert(
+            (
+                "PATCH".into(),
+                "/redfish/v1/Systems/Bluefield/Bios/Settings".into(),
+            ),
+            (403, forbidden),
+        );
+        let (st, c) = serve(routes).await;
+        let err = c
+            .patch(
+                "/redfish/v1/Systems/Bluefield/Bios/Settings",
+                &json!({"Attributes": {"NicMode": "NicMode"}}),
+                Some("\"1\""),
+            )
+            .await
+            .unwrap_err();
+        let RedfishError::Forbidden { privilege, .. } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(*privilege, "ConfigureComponents");
+        let help = miette::Diagnostic::help(&err).unwrap().to_string();
+        assert!(
+            help.contains("ConfigureComponents") && help.contains("authenticated fine"),
+            "{help}"
+        );
+        let (display, report) = rendered(&err);
+        assert_eq!(display.matches(&message).count(), 1, "{display}");
+        assert_eq!(report.matches(&message).count(), 1, "{report}");
+        let patches = log(&st).iter().filter(|l| l.starts_with("PATCH")).count();
+        assert_eq!(patches, 1);
     }
 }
