@@ -67,8 +67,16 @@ pub struct BiosState {
     pub settings_path: Option<String>,
     /// ETag of the settings object.
     pub settings_etag: Option<String>,
-    /// Pending values: settings-object attributes that differ from the current ones.
+    /// Pending values: settings-object attributes that differ from the current ones. Empty
+    /// when nothing is pending, and also when the settings object could not be read (then
+    /// `pending_unknown` says why).
     pub pending: BTreeMap<String, Value>,
+    /// Why the pending values are unknown, when the settings object named by
+    /// `@Redfish.Settings` answered 403 or 404, e.g. `HTTP 403 on
+    /// /redfish/v1/Systems/1/Bios/Settings`. The current values are still valid; `pending`
+    /// is empty and `settings_etag` is `None` then (a later BIOS PATCH is unconditional).
+    /// `None` when the settings object was read, or there is none.
+    pub pending_unknown: Option<String>,
     /// `@Redfish.Settings.SupportedApplyTimes`, e.g. `["OnReset", "AtMaintenanceWindowStart"]`.
     pub supported_apply_times: Vec<String>,
     /// `@Redfish.SettingsApplyTime.ApplyTime` of the settings object, if present.
@@ -219,6 +227,8 @@ impl RedfishClient {
     /// [`RedfishError::AmbiguousSystem`] when there is no `system_id` and several systems;
     /// [`RedfishError::NotFound`] for an unknown `system_id` (listing the members) or a
     /// missing `Bios` link when BIOS was asked for; [`RedfishError::Unauthorized`],
+    /// [`RedfishError::Forbidden`] (except on the BIOS settings object, whose 403 or 404
+    /// only sets [`BiosState::pending_unknown`]),
     /// [`RedfishError::SessionLimit`], [`RedfishError::Parse`], [`RedfishError::HttpStatus`]
     /// and transport errors ([`RedfishError::Tls`], [`RedfishError::Timeout`],
     /// [`RedfishError::Connect`]).
@@ -516,10 +526,14 @@ impl RedfishClient {
                     state.apply_time = pending.settings_apply_time.and_then(|a| a.apply_time);
                     state.settings_etag = etag;
                 }
-                // Some BMCs advertise a settings object that only exists while something is
-                // pending.
-                Err(RedfishError::NotFound { .. }) => {
-                    tracing::debug!(host = %self.label, url = %url, "BIOS settings object absent; nothing pending");
+                // The current values stay usable; what is pending is unknown. A 404 may mean
+                // "nothing pending" (BMCs that create the object only while something is
+                // staged) or a broken link; the two cannot be told apart.
+                Err(e @ (RedfishError::NotFound { .. } | RedfishError::Forbidden { .. })) => {
+                    let status = e.status().unwrap_or(404);
+                    tracing::warn!(host = %self.label, url = %url, error = %e,
+                        "BIOS settings object unreadable; pending values unknown");
+                    state.pending_unknown = Some(format!("HTTP {status} on {sp}"));
                 }
                 Err(e) => return Err(e),
             }

@@ -582,7 +582,8 @@ impl RedfishClient {
     /// # Caveats
     /// - The values are staged, not applied: they take effect at the apply time (with
     ///   `OnReset`, at the next reset of the system, which this does not trigger).
-    /// - When the settings object had no ETag (or was not read), the PATCH is unconditional.
+    /// - When the settings object could not be read (see [`super::BiosState::pending_unknown`])
+    ///   or had no ETag, the PATCH is unconditional.
     /// - Values replace anything staged before for the same attributes.
     ///
     /// # Errors

@@ -1996,6 +1996,72 @@ mod fixture_bmc {
         virtual_media: false,
         network_adapters: false,
     };
+    const DPU_AND_BIOS: ReadWant = ReadWant {
+        bios: true,
+        dpu_mode: true,
+        virtual_media: false,
+        network_adapters: false,
+    };
+
+    #[tokio::test]
+    async fn settings_object_403_or_404_keeps_current_bios_values() {
+        for (status, rel) in [
+            (
+                403,
+                "nvidia-bluefield3/Error-InsufficientPrivilege-derived-403.json",
+            ),
+            (
+                404,
+                "nvidia-bluefield3/Error-ResourceNotFound-Manager-oob0.json",
+            ),
+        ] {
+            let mut routes = bluefield3(fixture(
+                "nvidia-bluefield3/ComputerSystemOemNvidia-Bluefield.json",
+            ));
+            routes.insert(
+                (
+                    "GET".into(),
+                    "/redfish/v1/Systems/Bluefield/Bios/Settings".into(),
+                ),
+                (status, fixture(rel)),
+            );
+            let (st, c) = serve(routes).await;
+            let state = c.read_system(DPU_AND_BIOS).await.unwrap();
+            let bios = state.bios.unwrap();
+            // Current values as captured.
+            assert_eq!(bios.attributes["NicMode"], json!("DpuMode"));
+            assert_eq!(bios.attributes["HostPrivilegeLevel"], json!("Restricted"));
+            assert_eq!(bios.attributes.len(), 28);
+            assert_eq!(
+                bios.settings_path.as_deref(),
+                Some("/redfish/v1/Systems/Bluefield/Bios/Settings")
+            );
+            // Pending: unknown, and why.
+            assert_eq!(
+                bios.pending_unknown.as_deref(),
+                Some(
+                    format!("HTTP {status} on /redfish/v1/Systems/Bluefield/Bios/Settings")
+                        .as_str()
+                )
+            );
+            assert!(bios.pending.is_empty());
+            assert_eq!(bios.settings_etag, None);
+            assert_eq!(state.dpu_mode.unwrap().mode, Some(DpuMode::Dpu));
+            let settings_gets = log(&st)
+                .iter()
+                .filter(|l| l.ends_with("/Bios/Settings"))
+                .count();
+            assert_eq!(settings_gets, 1, "HTTP {status} is not retried");
+        }
+        // Readable: nothing unknown.
+        let (_st, c) = serve(bluefield3(fixture(
+            "nvidia-bluefield3/ComputerSystemOemNvidia-Bluefield.json",
+        )))
+        .await;
+        let bios = c.read_system(DPU_AND_BIOS).await.unwrap().bios.unwrap();
+        assert_eq!(bios.pending_unknown, None);
+    }
+
     /// The error's Display, and its miette graphical report (no colours, no wrapping).
     fn rendered(err: &RedfishError) -> (String, String) {
         let mut out = String::new();
