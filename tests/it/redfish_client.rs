@@ -2004,6 +2004,78 @@ mod fixture_bmc {
     };
 
     #[tokio::test]
+    async fn empty_or_unknown_oem_nvidia_mode_falls_back_to_bios_nic_mode() {
+        // As captured: Mode "DpuMode" from Oem/Nvidia, no BIOS read.
+        let (st, c) = serve(bluefield3(fixture(
+            "nvidia-bluefield3/ComputerSystemOemNvidia-Bluefield.json",
+        )))
+        .await;
+        let dpu = c.read_system(DPU).await.unwrap().dpu_mode.unwrap();
+        assert_eq!(
+            (dpu.mode, dpu.raw.as_str(), dpu.source),
+            (Some(DpuMode::Dpu), "DpuMode", DpuModeSource::OemNvidia)
+        );
+        assert!(!log(&st).iter().any(|l| l.ends_with("/Bios")));
+
+        // Derived fixture: Mode "" (and the same with whitespace or an unknown value). The
+        // BIOS says DpuMode; reporting no mode would plan a DPU mode change for nothing.
+        let empty =
+            fixture("nvidia-bluefield3/ComputerSystemOemNvidia-Bluefield-derived-empty-Mode.json");
+        assert_eq!(empty["Mode"], json!(""));
+        let mut variants = vec![empty.clone()];
+        for mode in ["   ", "SmartNicMode"] {
+            let mut v = empty.clone();
+            v["Mode"] = json!(mode);
+            variants.push(v);
+        }
+        for oem in variants {
+            let (st, c) = serve(bluefield3(oem.clone())).await;
+            let dpu = c.read_system(DPU).await.unwrap().dpu_mode.unwrap();
+            assert_eq!(
+                (dpu.mode, dpu.raw.as_str(), dpu.source),
+                (Some(DpuMode::Dpu), "DpuMode", DpuModeSource::BiosNicMode),
+                "Mode {}",
+                oem["Mode"]
+            );
+            let gets: Vec<_> = log(&st);
+            assert_eq!(
+                gets,
+                vec![
+                    "POST /redfish/v1/SessionService/Sessions",
+                    "GET /redfish/v1/Systems/Bluefield",
+                    "GET /redfish/v1/Systems/Bluefield/Oem/Nvidia",
+                    "GET /redfish/v1/Systems/Bluefield/Bios",
+                ],
+                "one extra request, only when the OEM mode is unusable"
+            );
+            // With the BIOS read anyway, the fallback costs nothing more.
+            let (st, c) = serve(bluefield3(oem)).await;
+            let state = c.read_system(DPU_AND_BIOS).await.unwrap();
+            assert_eq!(state.dpu_mode.unwrap().mode, Some(DpuMode::Dpu));
+            let bios_gets = log(&st).iter().filter(|l| l.ends_with("/Bios")).count();
+            assert_eq!(bios_gets, 1);
+        }
+
+        // Neither source usable: the OEM answer is reported as it is, with no mode.
+        let mut bios = fixture("nvidia-bluefield3/Bios-Bluefield.json");
+        bios["Attributes"]
+            .as_object_mut()
+            .unwrap()
+            .remove("NicMode");
+        let mut routes = bluefield3(empty);
+        routes.insert(
+            ("GET".into(), "/redfish/v1/Systems/Bluefield/Bios".into()),
+            (200, bios),
+        );
+        let (_st, c) = serve(routes).await;
+        let dpu = c.read_system(DPU).await.unwrap().dpu_mode.unwrap();
+        assert_eq!(
+            (dpu.mode, dpu.raw.as_str(), dpu.source),
+            (None, "", DpuModeSource::OemNvidia)
+        );
+    }
+
+    #[tokio::test]
     async fn settings_object_403_or_404_keeps_current_bios_values() {
         for (status, rel) in [
             (

@@ -282,6 +282,21 @@ fn bluefield_oem_nvidia_mode() {
     // BlueField-2 style: the NicMode BIOS attribute.
     let bios: Bios = parse("nvidia-bluefield3/Bios-Bluefield.json");
     assert_eq!(bios.attributes["NicMode"], json!("DpuMode"));
+    // Derived (PROVENANCE.md): a BMC reporting an empty Mode. It parses, but is no mode;
+    // the client falls back to NicMode (tests/it/redfish_client.rs, bluefield_fixtures).
+    let empty: NvidiaComputerSystem =
+        parse("nvidia-bluefield3/ComputerSystemOemNvidia-Bluefield-derived-empty-Mode.json");
+    assert_eq!(empty.mode.as_deref(), Some(""));
+    assert_eq!(DpuMode::parse(""), None);
+    assert_eq!(DpuMode::parse("  "), None);
+    assert_eq!(
+        empty
+            .mode_set_action()
+            .unwrap()
+            .allowable_values("Mode")
+            .len(),
+        2
+    );
     let mgr: NvidiaManager = serde_json::from_value(load(
         "nvidia-bluefield3/ManagerOemNvidia-Bluefield_BMC.json",
     ))
