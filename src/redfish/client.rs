@@ -22,6 +22,7 @@ use url::Url;
 use super::error::{ErrorDetails, RedfishError};
 use super::model::{ComputerSystem, ServiceRoot};
 use super::tls::{self, TlsOptions};
+use super::write::IfMatchForms;
 use crate::secret::Secret;
 
 /// The BMC to talk to.
@@ -58,8 +59,10 @@ pub struct ClientOptions {
     pub timeout: Duration,
     /// TCP + TLS connect timeout, per attempt.
     pub connect_timeout: Duration,
-    /// Retries after the first attempt (so `3` means at most 4 attempts) for connection
-    /// errors, timeouts and 5xx on idempotent requests, and for 503/429 on any request.
+    /// Retries after the first attempt (so `3` means at most 4 attempts). Reads (GET,
+    /// DELETE) are retried on connection errors, timeouts, 5xx and 503/429; writes (PATCH,
+    /// POST: actions and the session login) only when the request provably was not sent
+    /// (connection refused, DNS, connect timeout) and on 503/429 carrying `Retry-After`.
     pub retries: u32,
     /// First backoff delay; doubled per retry, with jitter (half fixed, half random).
     pub backoff_base: Duration,
@@ -118,14 +121,31 @@ pub(crate) enum Auth {
     Basic,
 }
 
-/// Retry class of a request (DSP0266 leaves retries to clients; HTTP idempotency rules).
+/// Retry class of a request (DSP0266 leaves retries to clients).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Idempotency {
-    /// GET, DELETE, PATCH: retried on connection errors, timeouts, 5xx, 503/429.
-    Idempotent,
-    /// POST: retried only when the connection failed before the request was sent, and on
-    /// 503/429 (the service states it did not process the request).
-    NonIdempotent,
+enum RetryClass {
+    /// GET, DELETE (reads and the logout): retried on connection errors, timeouts, 5xx,
+    /// 503/429.
+    Read,
+    /// PATCH, POST, PUT (writes, actions, the session login): retried only when the request
+    /// provably was not sent (the connection, or its connect timeout, failed before it) and
+    /// on 503/429 with `Retry-After` (the service says it did not process it). A PATCH is
+    /// idempotent in theory, but on iDRAC a PATCH whose answer was lost has already created
+    /// a BIOS job, and a second one fails or queues another.
+    Write,
+}
+
+impl RetryClass {
+    fn of(method: &Method) -> Self {
+        if matches!(
+            *method,
+            Method::GET | Method::HEAD | Method::DELETE | Method::OPTIONS
+        ) {
+            Self::Read
+        } else {
+            Self::Write
+        }
+    }
 }
 
 /// A request to send.
@@ -233,6 +253,8 @@ pub struct RedfishClient {
     root: OnceCell<Arc<ServiceRoot>>,
     etags: Mutex<HashMap<String, String>>,
     pub(crate) known: Mutex<Known>,
+    /// `If-Match` forms this BMC accepted (see [`IfMatchForms`]).
+    pub(crate) if_match: Mutex<IfMatchForms>,
 }
 
 impl std::fmt::Debug for RedfishClient {
@@ -323,6 +345,7 @@ impl RedfishClient {
             root: OnceCell::new(),
             etags: Mutex::new(HashMap::new()),
             known: Mutex::new(Known::default()),
+            if_match: Mutex::new(IfMatchForms::ALL),
         })
     }
 
@@ -520,13 +543,24 @@ impl RedfishClient {
         let method = resp.method.to_string();
         let status = resp.status.as_u16();
         match status {
-            401 | 403 => RedfishError::Unauthorized {
+            401 => RedfishError::Unauthorized {
                 host,
                 method,
                 url,
                 status,
                 details,
             },
+            403 => {
+                let (privilege, help) = forbidden_help(&host, &resp.method, &resp.url);
+                RedfishError::Forbidden {
+                    host,
+                    method,
+                    url,
+                    privilege,
+                    details,
+                    help,
+                }
+            }
             404 => RedfishError::NotFound {
                 help: format!(
                     "the BMC at {host} does not have this resource; check the endpoint URL and systemId, or the firmware version"
@@ -541,6 +575,7 @@ impl RedfishClient {
                 method,
                 url,
                 status,
+                tried: Vec::new(),
                 details,
             },
             _ => {
@@ -572,6 +607,26 @@ impl RedfishClient {
                 }
             }
         }
+    }
+
+    /// The error for a non-2xx answer to a write (PATCH, action POST): a 5xx means the BMC
+    /// may have applied it ([`RedfishError::WriteOutcomeUnknown`]), except 501/505 (not
+    /// supported) and 503 with `Retry-After` (the service says it did not process it); other
+    /// statuses as [`RedfishClient::status_error`].
+    pub(crate) fn write_status_error(&self, resp: &Resp) -> RedfishError {
+        let status = resp.status.as_u16();
+        let busy = status == 503 && resp.headers.contains_key("retry-after");
+        if (500..=599).contains(&status) && !matches!(status, 501 | 505) && !busy {
+            return RedfishError::WriteOutcomeUnknown {
+                host: self.label.clone(),
+                method: resp.method.to_string(),
+                url: resp.url.to_string(),
+                reason: format!("the BMC answered HTTP {status}"),
+                status: Some(status),
+                details: Box::new(ErrorDetails::from_body(&resp.body)),
+            };
+        }
+        self.status_error(resp)
     }
 
     /// Sends an authenticated request: logs in first if needed, and on a 401 with a session
@@ -774,16 +829,16 @@ impl RedfishClient {
         }
     }
 
-    /// Sends one request with retries (see [`ClientOptions::retries`]), holding the per-BMC
-    /// and global permits only while a request is in flight (not while backing off).
+    /// Sends one request with retries (see [`ClientOptions::retries`] and [`RetryClass`]),
+    /// holding the per-BMC and global permits only while a request is in flight (not while
+    /// backing off).
+    ///
+    /// A write (any method but GET/HEAD/DELETE/OPTIONS) that may have reached the BMC but got
+    /// no answer (timeout, connection broken after sending) ends in
+    /// [`RedfishError::WriteOutcomeUnknown`]; the session login (the only anonymous write)
+    /// ends in the plain transport error, since it changes nothing on the hardware.
     pub(crate) async fn execute(&self, req: &Req<'_>, auth: &Auth) -> Result<Resp, RedfishError> {
-        // The session login is the only anonymous POST: a login that failed with a 5xx
-        // created no session, and at worst a duplicate times out, so it is retried like a GET.
-        let class = if req.method == Method::POST && !matches!(auth, Auth::Anonymous) {
-            Idempotency::NonIdempotent
-        } else {
-            Idempotency::Idempotent
-        };
+        let class = RetryClass::of(&req.method);
         let max_attempts = self.opts.retries.saturating_add(1);
         let mut attempt: u32 = 0;
         loop {
@@ -799,25 +854,17 @@ impl RedfishClient {
                         elapsed_ms = started.elapsed().as_millis() as u64,
                         "redfish request"
                     );
-                    match resp.status.as_u16() {
-                        429 | 503 => Some(
-                            retry_after(&resp.headers, self.opts.retry_after_max)
-                                .unwrap_or_else(|| self.backoff(attempt)),
-                        ),
-                        500 | 502 | 504..=599 if class == Idempotency::Idempotent => {
-                            Some(self.backoff(attempt))
-                        }
-                        _ => None,
-                    }
+                    self.status_retry_delay(class, resp, attempt)
                 }
                 Err(Transport::Tls(_)) => None,
-                Err(Transport::Connect(_)) => Some(self.backoff(attempt)),
-                Err(Transport::Timeout | Transport::Other(_))
-                    if class == Idempotency::Idempotent =>
-                {
+                // The request was not sent: safe to resend whatever it is.
+                Err(Transport::Connect(_) | Transport::ConnectTimeout(_)) => {
                     Some(self.backoff(attempt))
                 }
-                Err(_) => None,
+                Err(Transport::Timeout | Transport::Other(_)) if class == RetryClass::Read => {
+                    Some(self.backoff(attempt))
+                }
+                Err(Transport::Timeout | Transport::Other(_)) => None,
             };
             match (delay, last) {
                 (Some(delay), false) => {
@@ -830,9 +877,37 @@ impl RedfishClient {
                     tokio::time::sleep(delay).await;
                 }
                 _ => {
-                    return outcome.map_err(|t| self.transport_error(t, req, attempt));
+                    let login = matches!(auth, Auth::Anonymous);
+                    return outcome.map_err(|t| {
+                        if class == RetryClass::Write && !login && t.may_have_been_sent() {
+                            self.write_unknown_error(t, req)
+                        } else {
+                            self.transport_error(t, req, attempt)
+                        }
+                    });
                 }
             }
+        }
+    }
+
+    /// The retry delay for an answer, or `None` when it is final. 429/503 are retried for
+    /// every request when they carry `Retry-After` (seconds, capped; an HTTP-date or
+    /// unparsable value waits the backoff), and for reads also without it; other 5xx only for
+    /// reads.
+    fn status_retry_delay(&self, class: RetryClass, resp: &Resp, attempt: u32) -> Option<Duration> {
+        match resp.status.as_u16() {
+            429 | 503 => {
+                let has_retry_after = resp.headers.contains_key("retry-after");
+                if class == RetryClass::Write && !has_retry_after {
+                    return None;
+                }
+                Some(
+                    retry_after(&resp.headers, self.opts.retry_after_max)
+                        .unwrap_or_else(|| self.backoff(attempt)),
+                )
+            }
+            500..=599 if class == RetryClass::Read => Some(self.backoff(attempt)),
+            _ => None,
         }
     }
 
@@ -886,7 +961,7 @@ impl RedfishClient {
         let url = req.url.to_string();
         match t {
             Transport::Tls(reason) => RedfishError::Tls { host, url, reason },
-            Transport::Timeout => RedfishError::Timeout {
+            Transport::Timeout | Transport::ConnectTimeout(_) => RedfishError::Timeout {
                 host,
                 method: req.method.to_string(),
                 url,
@@ -899,6 +974,28 @@ impl RedfishClient {
                 attempts,
                 reason,
             },
+        }
+    }
+
+    /// [`RedfishError::WriteOutcomeUnknown`] for a write that may have reached the BMC.
+    fn write_unknown_error(&self, t: Transport, req: &Req<'_>) -> RedfishError {
+        let reason = match t {
+            Transport::Timeout => format!(
+                "no answer within {} s (not retried)",
+                self.opts.timeout.as_secs()
+            ),
+            other => format!(
+                "the connection failed after the request was sent (not retried): {}",
+                describe(&Err(other))
+            ),
+        };
+        RedfishError::WriteOutcomeUnknown {
+            host: self.label.clone(),
+            method: req.method.to_string(),
+            url: req.url.to_string(),
+            reason,
+            status: None,
+            details: Box::default(),
         }
     }
 
@@ -1004,10 +1101,24 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Classified transport failure of one attempt.
 #[derive(Debug)]
 enum Transport {
+    /// TLS handshake failure (never retried).
     Tls(String),
+    /// The connection could not be established (refused, unreachable, DNS): not sent.
     Connect(String),
+    /// The connect timeout expired before a connection existed: not sent.
+    ConnectTimeout(String),
+    /// No answer within the request timeout once connected: may have been processed.
     Timeout,
+    /// Anything else (connection reset after sending, body read error): may have been
+    /// processed.
     Other(String),
+}
+
+impl Transport {
+    /// True when the BMC may have received (and acted on) the request.
+    fn may_have_been_sent(&self) -> bool {
+        matches!(self, Self::Timeout | Self::Other(_))
+    }
 }
 
 fn describe(outcome: &Result<Resp, Transport>) -> String {
@@ -1015,17 +1126,18 @@ fn describe(outcome: &Result<Resp, Transport>) -> String {
         Ok(resp) => format!("HTTP {}", resp.status.as_u16()),
         Err(Transport::Tls(r)) => format!("TLS error: {r}"),
         Err(Transport::Connect(r)) => format!("connect error: {r}"),
+        Err(Transport::ConnectTimeout(r)) => format!("connect timeout: {r}"),
         Err(Transport::Timeout) => "timeout".into(),
         Err(Transport::Other(r)) => r.clone(),
     }
 }
 
+/// Classifies a reqwest error. `is_connect` is true only for failures of hyper's connector
+/// (DNS, TCP connect, TLS handshake, connect timeout), i.e. before any byte of the request
+/// was written; the whole-request timeout is `is_timeout` without `is_connect`.
 fn classify(e: &reqwest::Error) -> Transport {
     if let Some(tls) = find_rustls_error(e) {
         return Transport::Tls(tls);
-    }
-    if e.is_timeout() {
-        return Transport::Timeout;
     }
     let chain = error_chain(e);
     if e.is_connect() {
@@ -1034,10 +1146,55 @@ fn classify(e: &reqwest::Error) -> Transport {
         if lower.contains("certificate") || lower.contains("handshake") {
             return Transport::Tls(chain);
         }
-        Transport::Connect(chain)
+        if e.is_timeout() {
+            return Transport::ConnectTimeout(chain);
+        }
+        return Transport::Connect(chain);
+    }
+    if e.is_timeout() {
+        Transport::Timeout
     } else {
         Transport::Other(chain)
     }
+}
+
+/// The Redfish privilege a 403 most likely lacks (DSP8011 "Redfish Privilege Mapping": `Login`
+/// for reading, `ConfigureComponents` for systems, BIOS and their actions, `ConfigureManager`
+/// under `Managers`, `ConfigureUsers` under `AccountService`, `ConfigureSelf` for deleting
+/// one's own session) and the help text for it.
+fn forbidden_help(host: &str, method: &Method, url: &Url) -> (&'static str, String) {
+    let path = url.path();
+    let login = *method == Method::POST && path.trim_end_matches('/').ends_with("/Sessions");
+    if login {
+        return (
+            "Login",
+            format!(
+                "the BMC at {host} refused to open a session for the configured account (HTTP 403, not 401): the account may be disabled or locked, or its role lacks the Redfish privilege Login; check the account on the BMC or use another one (credentialsRef)"
+            ),
+        );
+    }
+    let privilege = if matches!(*method, Method::GET | Method::HEAD) {
+        "Login"
+    } else if path.contains("/SessionService/Sessions/") && *method == Method::DELETE {
+        "ConfigureSelf"
+    } else if path.contains("/AccountService") {
+        "ConfigureUsers"
+    } else if path.contains("/Managers/") {
+        "ConfigureManager"
+    } else {
+        "ConfigureComponents"
+    };
+    let role = if privilege == "Login" {
+        "ReadOnly, Operator or Administrator"
+    } else {
+        "Operator or Administrator"
+    };
+    (
+        privilege,
+        format!(
+            "the account configured for {host} authenticated fine, but its role lacks the Redfish privilege {privilege} needed for {method} on this resource; give it a role that has it (on most BMCs {role}) or use another account (credentialsRef)"
+        ),
+    )
 }
 
 /// Finds a `rustls::Error` in the source chain; `io::Error` hides its inner error from
@@ -1169,6 +1326,112 @@ mod tests {
                 .min(Duration::from_secs(10));
             assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?}");
         }
+    }
+
+    #[test]
+    fn writes_are_retried_only_when_not_processed() {
+        let c = client("http://127.0.0.1:1");
+        let resp = |status: u16, retry_after: Option<&'static str>| {
+            let mut headers = HeaderMap::new();
+            if let Some(v) = retry_after {
+                headers.insert("retry-after", HeaderValue::from_static(v));
+            }
+            Resp {
+                method: Method::PATCH,
+                status: StatusCode::from_u16(status).unwrap(),
+                url: Url::parse("http://127.0.0.1:1/x").unwrap(),
+                headers,
+                body: Vec::new(),
+            }
+        };
+        assert_eq!(RetryClass::of(&Method::GET), RetryClass::Read);
+        assert_eq!(RetryClass::of(&Method::DELETE), RetryClass::Read);
+        assert_eq!(RetryClass::of(&Method::PATCH), RetryClass::Write);
+        assert_eq!(RetryClass::of(&Method::POST), RetryClass::Write);
+        for status in [500, 502, 504] {
+            assert!(
+                c.status_retry_delay(RetryClass::Read, &resp(status, None), 1)
+                    .is_some()
+            );
+            assert!(
+                c.status_retry_delay(RetryClass::Write, &resp(status, None), 1)
+                    .is_none()
+            );
+        }
+        for status in [429, 503] {
+            assert!(
+                c.status_retry_delay(RetryClass::Read, &resp(status, None), 1)
+                    .is_some()
+            );
+            assert!(
+                c.status_retry_delay(RetryClass::Write, &resp(status, None), 1)
+                    .is_none()
+            );
+            assert_eq!(
+                c.status_retry_delay(RetryClass::Write, &resp(status, Some("2")), 1),
+                Some(Duration::from_secs(2))
+            );
+        }
+        // What a write's final answer becomes.
+        let code = |status, ra| c.write_status_error(&resp(status, ra)).code_str();
+        assert_eq!(code(500, None), "bmfleet::redfish::write_outcome_unknown");
+        assert_eq!(code(503, None), "bmfleet::redfish::write_outcome_unknown");
+        assert_eq!(code(503, Some("1")), "bmfleet::redfish::http_status");
+        assert_eq!(code(501, None), "bmfleet::redfish::http_status");
+        assert_eq!(code(400, None), "bmfleet::redfish::http_status");
+        assert_eq!(code(403, None), "bmfleet::redfish::forbidden");
+        assert!(Transport::Timeout.may_have_been_sent());
+        assert!(Transport::Other("reset".into()).may_have_been_sent());
+        assert!(!Transport::Connect("refused".into()).may_have_been_sent());
+        assert!(!Transport::ConnectTimeout("connect".into()).may_have_been_sent());
+    }
+
+    #[test]
+    fn forbidden_names_the_privilege() {
+        let url = |p: &str| Url::parse(&format!("https://bmc{p}")).unwrap();
+        let cases = [
+            (Method::GET, "/redfish/v1/Systems/1", "Login"),
+            (
+                Method::PATCH,
+                "/redfish/v1/Systems/1/Bios/Settings",
+                "ConfigureComponents",
+            ),
+            (
+                Method::POST,
+                "/redfish/v1/Systems/1/Actions/ComputerSystem.Reset",
+                "ConfigureComponents",
+            ),
+            (Method::PATCH, "/redfish/v1/Managers/1", "ConfigureManager"),
+            (
+                Method::PATCH,
+                "/redfish/v1/AccountService/Accounts/2",
+                "ConfigureUsers",
+            ),
+            (
+                Method::DELETE,
+                "/redfish/v1/SessionService/Sessions/7",
+                "ConfigureSelf",
+            ),
+        ];
+        for (method, path, privilege) in cases {
+            let (p, help) = forbidden_help("r1-n01/bmc", &method, &url(path));
+            assert_eq!(p, privilege, "{method} {path}");
+            assert!(
+                help.contains(privilege) && help.contains("authenticated fine"),
+                "{help}"
+            );
+        }
+        // The login itself: the account is not known to be fine.
+        let (p, help) = forbidden_help(
+            "h",
+            &Method::POST,
+            &url("/redfish/v1/SessionService/Sessions"),
+        );
+        assert_eq!(p, "Login");
+        assert!(
+            !help.contains("authenticated fine") && help.contains("disabled"),
+            "{help}"
+        );
     }
 
     #[test]

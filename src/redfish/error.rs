@@ -121,9 +121,28 @@ impl ErrorDetails {
 
 impl fmt::Display for ErrorDetails {
     /// `code: message; [MessageId] Message; ...` or the raw excerpt; empty when nothing.
+    ///
+    /// Every text appears once: many BMCs (bmcweb on BlueField and OpenBMC, sushy-tools)
+    /// repeat their only `@Message.ExtendedInfo` entry in `error.code`/`error.message`, and
+    /// some list the same entry twice, so a top-level code or message that an ExtendedInfo
+    /// entry repeats is left out, and so are repeated entries.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let same = |a: &Option<String>, b: &Option<String>| match (a, b) {
+            (Some(a), Some(b)) => a.trim() == b.trim(),
+            _ => false,
+        };
+        let repeated_message = self
+            .extended_info
+            .iter()
+            .any(|m| same(&m.message, &self.message));
+        let repeated_code = self
+            .extended_info
+            .iter()
+            .any(|m| same(&m.message_id, &self.code));
+        let code = self.code.as_ref().filter(|_| !repeated_code);
+        let message = self.message.as_ref().filter(|_| !repeated_message);
         let mut parts: Vec<String> = Vec::new();
-        match (&self.code, &self.message) {
+        match (code, message) {
             (Some(c), Some(m)) => parts.push(format!("{c}: {m}")),
             (Some(c), None) => parts.push(c.clone()),
             (None, Some(m)) => parts.push(m.clone()),
@@ -131,9 +150,12 @@ impl fmt::Display for ErrorDetails {
         }
         for m in &self.extended_info {
             let id = m.message_id.as_deref().unwrap_or("(no MessageId)");
-            match &m.message {
-                Some(text) => parts.push(format!("[{id}] {text}")),
-                None => parts.push(format!("[{id}]")),
+            let part = match &m.message {
+                Some(text) => format!("[{id}] {text}"),
+                None => format!("[{id}]"),
+            };
+            if !parts.contains(&part) {
+                parts.push(part);
             }
         }
         if let Some(raw) = &self.raw_excerpt {
@@ -160,11 +182,24 @@ fn suffix(d: &ErrorDetails) -> Suffix<'_> {
     Suffix(d)
 }
 
+/// `, If-Match "a", W/"a"` for the values tried, or nothing.
+struct TriedIfMatch<'a>(&'a [String]);
+
+impl fmt::Display for TriedIfMatch<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            write!(f, ", If-Match {}", self.0.join(", "))
+        }
+    }
+}
+
 /// An error of the Redfish client. See the module docs for what every variant carries.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum RedfishError {
     /// The BMC rejected the credentials: 401 on session creation, on any request with HTTP
-    /// basic auth, or again right after a fresh session; or 403 (the account lacks privilege).
+    /// basic auth, or again right after a fresh session. (A 403 is [`RedfishError::Forbidden`].)
     #[error("{host}: {method} {url} was refused with HTTP {status} (authentication){}", suffix(.details))]
     #[diagnostic(
         code(bmfleet::redfish::unauthorized),
@@ -179,10 +214,35 @@ pub enum RedfishError {
         method: String,
         /// URL (without user-info).
         url: String,
-        /// 401 or 403.
+        /// 401.
         status: u16,
         /// What the BMC said.
         details: Box<ErrorDetails>,
+    },
+
+    /// The BMC refused the operation with HTTP 403: the account authenticated (a bad password
+    /// gets 401), but its role lacks the Redfish privilege the operation needs (DSP0266
+    /// "Privilege model"; DSP8011 maps operations to privileges). On the session login
+    /// itself a 403 means the account may not log in (disabled, locked, or without `Login`).
+    #[error("{host}: {method} {url} was refused with HTTP 403 (insufficient privilege){}", suffix(.details))]
+    #[diagnostic(code(bmfleet::redfish::forbidden), help("{help}"))]
+    Forbidden {
+        /// Host label.
+        host: String,
+        /// HTTP method.
+        method: String,
+        /// URL (without user-info).
+        url: String,
+        /// The Redfish privilege most likely missing: `Login` for reads and the session
+        /// login, `ConfigureComponents` for writes to systems, BIOS and actions,
+        /// `ConfigureManager` under `Managers`, `ConfigureUsers` under `AccountService`,
+        /// `ConfigureSelf` for the session's own `DELETE`.
+        privilege: &'static str,
+        /// What the BMC said.
+        details: Box<ErrorDetails>,
+        /// What to do (names the privilege and, outside the login, that the account
+        /// authenticated).
+        help: String,
     },
 
     /// The TLS handshake failed: unknown issuer, name mismatch, expired certificate, or a
@@ -328,12 +388,16 @@ pub enum RedfishError {
         members: Vec<String>,
     },
 
-    /// A conditional write failed: HTTP 412 with a strong ETag (the resource changed since it
-    /// was read), or after the weak/strong/no-If-Match fallbacks, or 428 without a usable ETag.
-    #[error("{host}: {method} {url} failed its precondition (HTTP {status}, If-Match){}", suffix(.details))]
+    /// A conditional write was refused and nothing was written: HTTP 412 on every `If-Match`
+    /// form of the ETag that was read (the resource changed since it was read, or the BMC
+    /// rejects the ETag it sent itself), or 428 (`If-Match` required) without a usable ETag.
+    /// The client never falls back to a write without `If-Match` after a 412.
+    #[error("{host}: {method} {url} failed its precondition (HTTP {status}{}){}", TriedIfMatch(.tried), suffix(.details))]
     #[diagnostic(
         code(bmfleet::redfish::precondition),
-        help("the resource on {host} changed since it was read; refresh (plan again) and retry")
+        help(
+            "nothing was written: the resource on {host} changed since it was read, or the BMC rejects its own ETag; re-read it (bmfleet plan) and apply the new plan; if this repeats right after a fresh plan, report the BMC firmware to bmfleet"
+        )
     )]
     Precondition {
         /// Host label.
@@ -344,7 +408,36 @@ pub enum RedfishError {
         url: String,
         /// 412 or 428.
         status: u16,
+        /// The `If-Match` values sent, in order (empty when none was sent).
+        tried: Vec<String>,
         /// What the BMC said.
+        details: Box<ErrorDetails>,
+    },
+
+    /// A write (PATCH, or POST of an action) was sent, but whether the BMC applied it is
+    /// unknown: it timed out or the connection broke after the request was sent, or the BMC
+    /// answered 5xx (other than 501, or 503 with `Retry-After`). Writes are never retried in
+    /// that case (on iDRAC a PATCH whose answer was lost has already created a BIOS job): the
+    /// caller must re-read the resource and decide.
+    #[error("{host}: {method} {url}: outcome unknown, {reason}{}", suffix(.details))]
+    #[diagnostic(
+        code(bmfleet::redfish::write_outcome_unknown),
+        help(
+            "the BMC may have applied the write; re-read the resource before retrying (bmfleet plan)"
+        )
+    )]
+    WriteOutcomeUnknown {
+        /// Host label.
+        host: String,
+        /// HTTP method.
+        method: String,
+        /// URL.
+        url: String,
+        /// What happened, e.g. `no answer within 30 s`, `HTTP 500`.
+        reason: String,
+        /// The 5xx status, when the BMC answered.
+        status: Option<u16>,
+        /// What the BMC said, when it answered.
         details: Box<ErrorDetails>,
     },
 
@@ -382,6 +475,7 @@ impl RedfishError {
     pub fn code_str(&self) -> &'static str {
         match self {
             Self::Unauthorized { .. } => "bmfleet::redfish::unauthorized",
+            Self::Forbidden { .. } => "bmfleet::redfish::forbidden",
             Self::Tls { .. } => "bmfleet::redfish::tls",
             Self::Timeout { .. } => "bmfleet::redfish::timeout",
             Self::Connect { .. } => "bmfleet::redfish::connect",
@@ -391,6 +485,7 @@ impl RedfishError {
             Self::NotFound { .. } => "bmfleet::redfish::not_found",
             Self::AmbiguousSystem { .. } => "bmfleet::redfish::ambiguous_system",
             Self::Precondition { .. } => "bmfleet::redfish::precondition",
+            Self::WriteOutcomeUnknown { .. } => "bmfleet::redfish::write_outcome_unknown",
             Self::Unsupported { .. } => "bmfleet::redfish::unsupported",
             Self::Config { .. } => "bmfleet::redfish::config",
         }
@@ -400,6 +495,7 @@ impl RedfishError {
     pub fn host(&self) -> &str {
         match self {
             Self::Unauthorized { host, .. }
+            | Self::Forbidden { host, .. }
             | Self::Tls { host, .. }
             | Self::Timeout { host, .. }
             | Self::Connect { host, .. }
@@ -409,6 +505,7 @@ impl RedfishError {
             | Self::NotFound { host, .. }
             | Self::AmbiguousSystem { host, .. }
             | Self::Precondition { host, .. }
+            | Self::WriteOutcomeUnknown { host, .. }
             | Self::Unsupported { host, .. }
             | Self::Config { host, .. } => host,
         }
@@ -420,6 +517,8 @@ impl RedfishError {
             Self::Unauthorized { status, .. }
             | Self::HttpStatus { status, .. }
             | Self::Precondition { status, .. } => Some(*status),
+            Self::Forbidden { .. } => Some(403),
+            Self::WriteOutcomeUnknown { status, .. } => *status,
             Self::SessionLimit { .. } => Some(503),
             Self::NotFound { details, .. } if !details.is_empty() => Some(404),
             _ => None,
@@ -430,6 +529,8 @@ impl RedfishError {
     pub fn details(&self) -> Option<&ErrorDetails> {
         match self {
             Self::Unauthorized { details, .. }
+            | Self::Forbidden { details, .. }
+            | Self::WriteOutcomeUnknown { details, .. }
             | Self::HttpStatus { details, .. }
             | Self::SessionLimit { details, .. }
             | Self::NotFound { details, .. }
@@ -459,5 +560,22 @@ mod tests {
             Some("<html><body>Service Unavailable</body></html>")
         );
         assert!(d.mentions("unavailable"));
+    }
+
+    #[test]
+    fn details_do_not_repeat_what_extended_info_says() {
+        // bmcweb (BlueField, OpenBMC) repeats its only ExtendedInfo entry at the top level.
+        let bmcweb = br#"{"error":{"code":"Base.1.18.1.InsufficientPrivilege","message":"There are insufficient privileges.","@Message.ExtendedInfo":[{"MessageId":"Base.1.18.1.InsufficientPrivilege","Message":"There are insufficient privileges."}]}}"#;
+        let text = ErrorDetails::from_body(bmcweb).to_string();
+        assert_eq!(
+            text,
+            "[Base.1.18.1.InsufficientPrivilege] There are insufficient privileges."
+        );
+        // A generic top level with the detail in ExtendedInfo keeps both.
+        let idrac = br#"{"error":{"code":"Base.1.12.GeneralError","message":"A general error has occurred. See ExtendedInfo for more information","@Message.ExtendedInfo":[{"MessageId":"IDRAC.2.8.SYS402","Message":"Privilege required."},{"MessageId":"IDRAC.2.8.SYS402","Message":"Privilege required."}]}}"#;
+        assert_eq!(
+            ErrorDetails::from_body(idrac).to_string(),
+            "Base.1.12.GeneralError: A general error has occurred. See ExtendedInfo for more information; [IDRAC.2.8.SYS402] Privilege required."
+        );
     }
 }

@@ -17,7 +17,9 @@
 //!   [`RedfishClient::patch_bios_settings`], [`RedfishClient::set_boot_override`],
 //!   [`RedfishClient::reset`], [`RedfishClient::poll_task`], [`RedfishClient::set_dpu_mode`].
 //! - [`model`]: vendor-tolerant serde types and [`model::parse_resource`].
-//! - [`RedfishError`]: one diagnostic per failure class, code `bmfleet::redfish::*`.
+//! - [`RedfishError`]: one diagnostic per failure class, code `bmfleet::redfish::*`
+//!   (401 is `unauthorized`, 403 `forbidden`; a write that may have been applied is
+//!   `write_outcome_unknown`).
 //!
 //! # Request economy
 //!
@@ -31,10 +33,20 @@
 //!
 //! # Retries
 //!
-//! Connection failures are retried for every method (the request was not sent); timeouts
-//! and 5xx only for GET/PATCH/DELETE; 503 and 429 for every method, waiting `Retry-After`
-//! seconds (capped at [`ClientOptions::retry_after_max`], default 30 s) or the exponential
-//! backoff with jitter. Other 4xx are never retried, TLS failures neither.
+//! Connection failures before anything was sent (refused, DNS, connect timeout) are retried
+//! for every method. Reads (GET, DELETE) are also retried on timeouts, 5xx, 503 and 429.
+//! Writes (PATCH, POST of actions, the session login) are never retried once they may have
+//! reached the BMC: only 503/429 carrying `Retry-After` are, and a write that timed out or
+//! got a 5xx ends in [`RedfishError::WriteOutcomeUnknown`] so that the caller re-reads and
+//! decides. Delays: `Retry-After` seconds (capped at [`ClientOptions::retry_after_max`],
+//! default 30 s) or the exponential backoff with jitter. Other 4xx are never retried, TLS
+//! failures neither.
+//!
+//! # Conditional writes
+//!
+//! Every PATCH carries `If-Match` with the ETag last read, in the form this BMC accepts
+//! (learned on the first conditional PATCH, see [`IfMatchForm`]); a 412 on every form is a
+//! [`RedfishError::Precondition`], never a fallback to a write without `If-Match`.
 //!
 //! # Secrets
 //!
@@ -61,6 +73,6 @@ pub use read::{
 };
 pub use tls::TlsOptions;
 pub use write::{
-    ApplyTime, BootOverrideEnabled, ResetType, TaskProgress, TaskRef, TaskState, WriteOutcome,
-    if_match_candidates,
+    ApplyTime, BootOverrideEnabled, IfMatchForm, ResetType, TaskProgress, TaskRef, TaskState,
+    WriteOutcome, if_match_candidates,
 };

@@ -27,7 +27,8 @@ use super::model::{
 pub struct ReadWant {
     /// BIOS attributes, pending values, apply times, ETags.
     pub bios: bool,
-    /// DPU mode of an NVIDIA BlueField (`Oem.Nvidia.Mode`, else the `NicMode` BIOS attribute).
+    /// DPU mode of an NVIDIA BlueField (`Oem.Nvidia.Mode`, else, or when that is empty or
+    /// not a known mode, the `NicMode` BIOS attribute).
     pub dpu_mode: bool,
     /// Virtual media devices.
     pub virtual_media: bool,
@@ -67,8 +68,16 @@ pub struct BiosState {
     pub settings_path: Option<String>,
     /// ETag of the settings object.
     pub settings_etag: Option<String>,
-    /// Pending values: settings-object attributes that differ from the current ones.
+    /// Pending values: settings-object attributes that differ from the current ones. Empty
+    /// when nothing is pending, and also when the settings object could not be read (then
+    /// `pending_unknown` says why).
     pub pending: BTreeMap<String, Value>,
+    /// Why the pending values are unknown, when the settings object named by
+    /// `@Redfish.Settings` answered 403 or 404, e.g. `HTTP 403 on
+    /// /redfish/v1/Systems/1/Bios/Settings`. The current values are still valid; `pending`
+    /// is empty and `settings_etag` is `None` then (a later BIOS PATCH is unconditional).
+    /// `None` when the settings object was read, or there is none.
+    pub pending_unknown: Option<String>,
     /// `@Redfish.Settings.SupportedApplyTimes`, e.g. `["OnReset", "AtMaintenanceWindowStart"]`.
     pub supported_apply_times: Vec<String>,
     /// `@Redfish.SettingsApplyTime.ApplyTime` of the settings object, if present.
@@ -186,7 +195,10 @@ pub struct SystemState {
     pub reset_types: Vec<String>,
     /// BIOS, when asked for.
     pub bios: Option<BiosState>,
-    /// DPU mode, when asked for and the system is a BlueField (else `None`).
+    /// DPU mode, when asked for and the system is a BlueField (else `None`): from
+    /// `Oem.Nvidia.Mode`, or from the `NicMode` BIOS attribute when that is missing, empty
+    /// or unknown (then `source` is [`DpuModeSource::BiosNicMode`]). `mode` is `None` only
+    /// when neither gives a known mode.
     pub dpu_mode: Option<DpuModeState>,
     /// Virtual media devices, when asked for.
     pub virtual_media: Option<Vec<VirtualMedia>>,
@@ -209,7 +221,8 @@ impl RedfishClient {
     /// `ProtocolFeaturesSupported.ExpandQuery` (`ExpandAll` or `NoLinks`), the system `GET`
     /// carries `?$expand=.($levels=1)` and brings `Bios` inline instead. Without `system_id`,
     /// add the root and the Systems collection. `dpu_mode` adds 1 on a
-    /// BlueField-3 (`Oem/Nvidia`), 0 on a BlueField-2 when `bios` is read too; `virtual_media`
+    /// BlueField-3 (`Oem/Nvidia`; +1 `Bios` GET when its `Mode` is empty or unknown and
+    /// `bios` is not read), 0 on a BlueField-2 when `bios` is read too; `virtual_media`
     /// adds 1 collection `GET` (+1 per member without `$expand`, +1 for the Manager when the
     /// system has no `VirtualMedia` link); `network_adapters` adds per chassis 1 + 1
     /// collection (+1 per adapter without `$expand`) and per adapter 1 collection (+1 per
@@ -219,6 +232,8 @@ impl RedfishClient {
     /// [`RedfishError::AmbiguousSystem`] when there is no `system_id` and several systems;
     /// [`RedfishError::NotFound`] for an unknown `system_id` (listing the members) or a
     /// missing `Bios` link when BIOS was asked for; [`RedfishError::Unauthorized`],
+    /// [`RedfishError::Forbidden`] (except on the BIOS settings object, whose 403 or 404
+    /// only sets [`BiosState::pending_unknown`]),
     /// [`RedfishError::SessionLimit`], [`RedfishError::Parse`], [`RedfishError::HttpStatus`]
     /// and transport errors ([`RedfishError::Tls`], [`RedfishError::Timeout`],
     /// [`RedfishError::Connect`]).
@@ -293,28 +308,42 @@ impl RedfishClient {
         let (bios, oem_mode, virtual_media, network_adapters) =
             futures::try_join!(bios_fut, oem_fut, vm_fut, nic_fut)?;
 
+        // `Oem.Nvidia.Mode` first; when it is missing or unusable (blind tests found a
+        // BlueField BMC reporting ""), the `NicMode` BIOS attribute, which carries the same
+        // mode (the BlueField-3 capture has `DpuMode` in both). Planning on an unusable mode
+        // would plan a mode change: a DPU reset and a host power cycle for nothing.
         let dpu_mode = match oem_mode {
-            Some(mode) => Some(mode),
-            None if want.dpu_mode => {
-                let nic_mode = match &bios {
-                    Some(b) => b.attributes.get("NicMode").cloned(),
-                    None if system.bios_path().is_some() => self
-                        .read_bios(&system, inline_bios, false)
-                        .await?
-                        .attributes
-                        .get("NicMode")
-                        .cloned(),
+            Some(oem) if oem.mode.is_some() => Some(oem),
+            oem if want.dpu_mode => {
+                let from_bios = match &bios {
+                    Some(b) => nic_mode_state(&b.attributes),
+                    None if system.bios_path().is_some() => {
+                        match self.read_bios(&system, inline_bios, false).await {
+                            Ok(b) => nic_mode_state(&b.attributes),
+                            // The OEM answer stands (unusable, and reported as such) when the
+                            // BIOS cannot be read either.
+                            Err(e) if oem.is_some() => {
+                                tracing::warn!(host = %self.label, error = %e,
+                                    "cannot read the BIOS for the NicMode fallback");
+                                None
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
                     None => None,
                 };
-                nic_mode
-                    .and_then(|v| v.as_str().map(String::from))
-                    .map(|raw| DpuModeState {
-                        mode: DpuMode::parse(&raw),
-                        raw,
-                        source: DpuModeSource::BiosNicMode,
-                    })
+                match (oem, from_bios) {
+                    (Some(oem), Some(nic)) if nic.mode.is_some() => {
+                        tracing::warn!(host = %self.label, oem_mode = %oem.raw,
+                            nic_mode = %nic.raw,
+                            "Oem.Nvidia.Mode is not a mode bmfleet knows; using the NicMode BIOS attribute");
+                        Some(nic)
+                    }
+                    (Some(oem), _) => Some(oem),
+                    (None, nic) => nic,
+                }
             }
-            None => None,
+            other => other,
         };
 
         let boot = system.boot.clone().unwrap_or_default();
@@ -516,10 +545,14 @@ impl RedfishClient {
                     state.apply_time = pending.settings_apply_time.and_then(|a| a.apply_time);
                     state.settings_etag = etag;
                 }
-                // Some BMCs advertise a settings object that only exists while something is
-                // pending.
-                Err(RedfishError::NotFound { .. }) => {
-                    tracing::debug!(host = %self.label, url = %url, "BIOS settings object absent; nothing pending");
+                // The current values stay usable; what is pending is unknown. A 404 may mean
+                // "nothing pending" (BMCs that create the object only while something is
+                // staged) or a broken link; the two cannot be told apart.
+                Err(e @ (RedfishError::NotFound { .. } | RedfishError::Forbidden { .. })) => {
+                    let status = e.status().unwrap_or(404);
+                    tracing::warn!(host = %self.label, url = %url, error = %e,
+                        "BIOS settings object unreadable; pending values unknown");
+                    state.pending_unknown = Some(format!("HTTP {status} on {sp}"));
                 }
                 Err(e) => return Err(e),
             }
@@ -720,6 +753,16 @@ impl RedfishClient {
         }))
         .await
     }
+}
+
+/// The DPU mode from the `NicMode` BIOS attribute, if it is a string.
+fn nic_mode_state(attributes: &BTreeMap<String, Value>) -> Option<DpuModeState> {
+    let raw = attributes.get("NicMode")?.as_str()?.to_string();
+    Some(DpuModeState {
+        mode: DpuMode::parse(&raw),
+        raw,
+        source: DpuModeSource::BiosNicMode,
+    })
 }
 
 fn function_state(

@@ -1,19 +1,26 @@
-//! Writes and task polling: conditional PATCH with the ETag fallbacks real BMCs need, POST
-//! actions, BIOS settings, boot override, reset, BlueField DPU mode.
+//! Writes and task polling: conditional PATCH with the `If-Match` forms real BMCs need
+//! (learned once per BMC), POST actions, BIOS settings, boot override, reset, BlueField DPU
+//! mode.
+//!
+//! Every function here that changes hardware documents its `# Guarantees` (what is sent, how
+//! often), `# Idempotency` (what a repeat does) and `# Caveats`. None retries a write that may
+//! have reached the BMC: a timeout or 5xx is [`RedfishError::WriteOutcomeUnknown`], and the
+//! caller re-reads and decides.
 //!
 //! Sources: DSP0266 §8.6 "PATCH (update)" and §8.2.4 `If-Match` (412/428), §9.5 "Actions",
 //! §9.9 "Settings resource" (`@Redfish.SettingsApplyTime`), §12.2 "Asynchronous operations"
-//! (202 + `Location` task monitor); sushy's ETag strategy (`sushy/connector.py`); iDRAC
-//! behaviour (no BIOS job is created without `@Redfish.SettingsApplyTime`); NVIDIA BlueField
-//! BMC (`Oem/Nvidia/Actions/Mode.Set`).
+//! (202 + `Location` task monitor); RFC 9110 §13.1.1 (`If-Match`, strong comparison); sushy's
+//! weak-to-strong ETag retry (`sushy/connector.py`), without its final retry without
+//! `If-Match`; iDRAC behaviour (no BIOS job is created without `@Redfish.SettingsApplyTime`,
+//! one job per accepted PATCH); NVIDIA BlueField BMC (`Oem/Nvidia/Actions/Mode.Set`).
 
 use std::collections::BTreeMap;
 
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::client::{RedfishClient, Req, lock};
-use super::error::{ExtendedMessage, RedfishError};
+use super::client::{RedfishClient, Req, Resp, lock};
+use super::error::{ErrorDetails, ExtendedMessage, RedfishError};
 use super::model::{Bios, ComputerSystem, DellJob, Job, NvidiaComputerSystem, Task};
 use super::read::DpuMode;
 
@@ -181,51 +188,173 @@ pub struct WriteOutcome {
     pub task: Option<TaskRef>,
 }
 
-/// The `If-Match` values to try in turn, per sushy's strategy: as read; for a weak ETag
-/// (`W/"x"`) then its strong form (`"x"`) then none; for a bare token (not quoted, a vendor
-/// quirk) its quoted form then none. An empty ETag (`""`, `W/""`) means no `If-Match`.
-pub fn if_match_candidates(etag: Option<&str>) -> Vec<Option<String>> {
-    let Some(raw) = etag.map(str::trim).filter(|e| !e.is_empty()) else {
-        return vec![None];
-    };
-    let (weak, opaque) = match raw.strip_prefix("W/").or_else(|| raw.strip_prefix("w/")) {
-        Some(rest) => (true, rest.trim()),
-        None => (false, raw),
-    };
-    let quoted = opaque.len() >= 2 && opaque.starts_with('"') && opaque.ends_with('"');
-    let inner = if quoted {
-        &opaque[1..opaque.len() - 1]
-    } else {
-        opaque
-    };
-    if inner.is_empty() {
-        return vec![None];
+/// A form of an observed ETag, as sent back in `If-Match`.
+///
+/// RFC 9110 §13.1.1 compares `If-Match` strongly (a weak tag never matches), but BMCs
+/// disagree: many send weak tags (`W/"x"`) and accept them back as sent, some accept only the
+/// strong form (`"x"`), a few send bare unquoted tokens. The client tries the forms in the
+/// order of [`IfMatchForm::ALL`] until the BMC accepts one, remembers which forms it accepted
+/// (per client, i.e. per BMC) and from then on sends only those (see
+/// [`RedfishClient::if_match_forms`]). Every form carries the observed ETag: the client never
+/// sends `If-Match: *` nor drops the header after a 412.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IfMatchForm {
+    /// Exactly as the BMC sent it (trimmed).
+    AsRead,
+    /// The strong form `"x"`: a weak tag without `W/`, a bare token quoted.
+    Strong,
+    /// The weak form `W/"x"`.
+    Weak,
+}
+
+impl IfMatchForm {
+    /// Every form, in the order tried on a BMC whose preference is not known yet.
+    pub const ALL: [Self; 3] = [Self::AsRead, Self::Strong, Self::Weak];
+
+    /// The `If-Match` value of this form for `etag`; `None` for an empty ETag (blank, `""`,
+    /// `W/""`), which means the BMC offered none.
+    pub fn render(self, etag: &str) -> Option<String> {
+        let raw = etag.trim();
+        let opaque = raw
+            .strip_prefix("W/")
+            .or_else(|| raw.strip_prefix("w/"))
+            .unwrap_or(raw)
+            .trim();
+        let inner = if opaque.len() >= 2 && opaque.starts_with('"') && opaque.ends_with('"') {
+            &opaque[1..opaque.len() - 1]
+        } else {
+            opaque
+        };
+        if inner.is_empty() {
+            return None;
+        }
+        Some(match self {
+            Self::AsRead => raw.to_string(),
+            Self::Strong => format!("\"{inner}\""),
+            Self::Weak => format!("W/\"{inner}\""),
+        })
     }
-    match (weak, quoted) {
-        (false, true) => vec![Some(raw.to_string())],
-        (true, _) => vec![
-            Some(format!("W/\"{inner}\"")),
-            Some(format!("\"{inner}\"")),
-            None,
-        ],
-        (false, false) => vec![Some(format!("\"{inner}\"")), None],
+}
+
+/// The distinct `If-Match` values a client that has not learned this BMC's preference tries
+/// for `etag`, in order: as read, strong form, weak form (e.g. `W/"x"` -> `W/"x"`, `"x"`;
+/// `"x"` -> `"x"`, `W/"x"`; `x` -> `x`, `"x"`, `W/"x"`). Empty for an empty ETag. Never a
+/// value without the ETag: a 412 on all of them is a conflict, not a reason to write blind.
+pub fn if_match_candidates(etag: &str) -> Vec<String> {
+    IfMatchForms::ALL
+        .candidates(etag)
+        .into_iter()
+        .map(|(value, _)| value)
+        .collect()
+}
+
+/// A set of [`IfMatchForm`]s: the forms a BMC may accept, narrowed by every conditional
+/// PATCH it accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct IfMatchForms(u8);
+
+impl IfMatchForms {
+    /// Nothing learned yet.
+    pub(crate) const ALL: Self = Self(0b111);
+
+    fn bit(form: IfMatchForm) -> u8 {
+        match form {
+            IfMatchForm::AsRead => 0b001,
+            IfMatchForm::Strong => 0b010,
+            IfMatchForm::Weak => 0b100,
+        }
+    }
+
+    fn contains(self, form: IfMatchForm) -> bool {
+        self.0 & Self::bit(form) != 0
+    }
+
+    /// The forms in the set, in [`IfMatchForm::ALL`] order.
+    pub(crate) fn forms(self) -> Vec<IfMatchForm> {
+        IfMatchForm::ALL
+            .into_iter()
+            .filter(|f| self.contains(*f))
+            .collect()
+    }
+
+    /// The distinct `If-Match` values of the forms in the set for `etag`, in order, each
+    /// with the forms that produce it.
+    fn candidates(self, etag: &str) -> Vec<(String, IfMatchForms)> {
+        let mut out: Vec<(String, IfMatchForms)> = Vec::new();
+        for form in self.forms() {
+            let Some(value) = form.render(etag) else {
+                continue;
+            };
+            match out.iter_mut().find(|(v, _)| *v == value) {
+                Some((_, forms)) => forms.0 |= Self::bit(form),
+                None => out.push((value, IfMatchForms(Self::bit(form)))),
+            }
+        }
+        out
+    }
+
+    /// The set after the BMC accepted a value that `accepted` produce.
+    fn narrowed(self, accepted: IfMatchForms) -> Self {
+        match self.0 & accepted.0 {
+            0 => accepted,
+            both => Self(both),
+        }
     }
 }
 
 impl RedfishClient {
-    /// `PATCH path` with `body`, sending `If-Match: etag` when given (DSP0266 §8.6).
+    /// The `If-Match` forms this client still sends to its BMC, in the order tried: all of
+    /// [`IfMatchForm::ALL`] until a conditional PATCH succeeded, then only the forms
+    /// consistent with every value the BMC accepted (e.g. `[Strong]` after a weak tag got
+    /// 412 as read and was accepted in its strong form; `[AsRead, Strong]` after a strong tag
+    /// was accepted, since both forms give the same value).
+    pub fn if_match_forms(&self) -> Vec<IfMatchForm> {
+        lock(&self.if_match).forms()
+    }
+
+    /// `PATCH path` with `body`, conditional on `etag` (DSP0266 §8.6, `If-Match` §8.2.4).
     ///
-    /// ETag handling for vendor quirks: an empty ETag sends no `If-Match`; on 412 with a weak
-    /// (or unquoted) ETag, retries once with the strong form and then without `If-Match`
-    /// (sushy's strategy, for BMCs that compare weak ETags strictly); on 428 (If-Match
-    /// required) re-GETs the resource and retries once with its ETag. The new ETag is
-    /// recorded (see [`RedfishClient::etag_of`]).
+    /// With an ETag, the PATCH carries `If-Match` in each form this BMC may accept (see
+    /// [`IfMatchForm`]) until one is accepted: on a BMC whose form is not known yet, as read,
+    /// then strong, then weak (a 412 moves to the next form); once one was accepted, only
+    /// the learned forms. On 428 (If-Match required) the resource is re-read once and the
+    /// PATCH sent with its ETag. The new ETag is recorded (see [`RedfishClient::etag_of`]).
+    ///
+    /// # Guarantees
+    /// - With an ETag, every PATCH sent carries `If-Match` with that ETag: a 412 never leads
+    ///   to a PATCH without `If-Match` (nor with `If-Match: *`). When every form gets 412,
+    ///   nothing was written and [`RedfishError::Precondition`] lists the values tried.
+    /// - At most one PATCH per distinct form (3 on a BMC not learned yet, 1-2 after), plus
+    ///   one GET and the same again after a 428.
+    /// - Each PATCH is sent once by the transport: it is resent only when it provably was
+    ///   not sent (connection refused, DNS, connect timeout), after 503/429 with
+    ///   `Retry-After`, or once with a new session after a 401. A timeout, a connection
+    ///   broken after sending, or a 5xx (other than 501, or 503 with `Retry-After`) ends in
+    ///   [`RedfishError::WriteOutcomeUnknown`].
+    ///
+    /// # Idempotency
+    /// Not idempotent on the wire. The same body twice leaves plain properties in the same
+    /// state, but the first success changes the ETag, so a repeat with the old ETag gets
+    /// [`RedfishError::Precondition`]; and on settings objects each accepted PATCH may create
+    /// a job (iDRAC schedules a BIOS job; a second PATCH fails on the pending job or replaces
+    /// it). After [`RedfishError::WriteOutcomeUnknown`], re-read the resource before deciding
+    /// to send it again.
+    ///
+    /// # Caveats
+    /// - Without an ETag (`None`, blank, `""`) the PATCH is unconditional: the BMC offered no
+    ///   concurrency control for the resource.
+    /// - The learned forms are per client: a BMC that compares ETags differently per
+    ///   resource can make a PATCH fail with [`RedfishError::Precondition`] although nothing
+    ///   changed; re-planning (a new client) learns again.
+    /// - A 2xx on a settings object means staged, not applied: the value takes effect at the
+    ///   apply time (often the next reset).
     ///
     /// # Errors
-    /// [`RedfishError::Precondition`] when the ETag does not match after the fallbacks (the
-    /// resource changed: re-read it); [`RedfishError::Unauthorized`],
-    /// [`RedfishError::NotFound`], [`RedfishError::HttpStatus`] (with the BMC's MessageIds,
-    /// e.g. `PropertyValueNotInList`), and transport errors.
+    /// [`RedfishError::Precondition`] (412 on every form, or 428 without a usable ETag),
+    /// [`RedfishError::WriteOutcomeUnknown`], [`RedfishError::Unauthorized`],
+    /// [`RedfishError::Forbidden`], [`RedfishError::NotFound`], [`RedfishError::HttpStatus`]
+    /// (with the BMC's MessageIds, e.g. `PropertyValueNotInList`), and transport errors for
+    /// requests that were not sent.
     pub async fn patch(
         &self,
         path: &str,
@@ -233,55 +362,132 @@ impl RedfishClient {
         etag: Option<&str>,
     ) -> Result<WriteOutcome, RedfishError> {
         let url = self.link_url(path)?;
-        let mut candidates = if_match_candidates(etag);
-        let mut index = 0;
+        let mut etag: Option<String> = etag.map(String::from);
         let mut refetched = false;
-        loop {
-            let if_match = candidates.get(index).cloned().flatten();
-            let resp = self
-                .request(Req {
-                    method: Method::PATCH,
-                    url: url.clone(),
-                    body: Some(body),
-                    if_match: if_match.as_deref(),
-                })
-                .await?;
-            match resp.status.as_u16() {
-                200..=299 => {
-                    let etag = resp.etag();
-                    self.remember_etag(&url, etag.clone());
-                    return Ok(WriteOutcome {
-                        status: resp.status.as_u16(),
-                        task: self.task_ref(&resp),
-                        etag,
-                    });
-                }
-                412 if index + 1 < candidates.len() => {
-                    tracing::warn!(host = %self.label, url = %url, if_match = ?if_match,
-                        "412 Precondition Failed; retrying with the next If-Match form");
-                    index += 1;
-                }
-                428 if !refetched => {
-                    refetched = true;
-                    let (_, fresh) = self.get_url(url.clone(), true).await?;
-                    if fresh.is_none() {
-                        return Err(self.status_error(&resp));
+        let mut tried: Vec<String> = Vec::new();
+        'etag: loop {
+            let forms = *lock(&self.if_match);
+            let candidates = etag
+                .as_deref()
+                .map(|e| forms.candidates(e))
+                .unwrap_or_default();
+            let attempts: Vec<Option<(String, IfMatchForms)>> = if candidates.is_empty() {
+                vec![None]
+            } else {
+                candidates.into_iter().map(Some).collect()
+            };
+            let mut rejected: Option<Resp> = None;
+            for attempt in attempts {
+                let if_match = attempt.as_ref().map(|(value, _)| value.as_str());
+                let resp = self
+                    .request(Req {
+                        method: Method::PATCH,
+                        url: url.clone(),
+                        body: Some(body),
+                        if_match,
+                    })
+                    .await?;
+                match resp.status.as_u16() {
+                    200..=299 => {
+                        if let Some((value, accepted)) = &attempt {
+                            let mut learned = lock(&self.if_match);
+                            *learned = learned.narrowed(*accepted);
+                            tracing::debug!(host = %self.label, if_match = %value,
+                                forms = ?learned.forms(), "If-Match accepted");
+                        }
+                        let new_etag = resp.etag();
+                        self.remember_etag(&url, new_etag.clone());
+                        return Ok(WriteOutcome {
+                            status: resp.status.as_u16(),
+                            task: self.task_ref(&resp),
+                            etag: new_etag,
+                        });
                     }
-                    tracing::info!(host = %self.label, url = %url, "428 Precondition Required; retrying with the ETag just read");
-                    candidates = if_match_candidates(fresh.as_deref());
-                    index = 0;
+                    412 => {
+                        tracing::warn!(host = %self.label, url = %url, if_match = ?if_match,
+                            "412 Precondition Failed");
+                        if let Some(value) = if_match {
+                            tried.push(value.to_string());
+                        }
+                        rejected = Some(resp);
+                    }
+                    428 if !refetched => {
+                        refetched = true;
+                        if let Some(value) = if_match {
+                            tried.push(value.to_string());
+                        }
+                        let (_, fresh) = self.get_url(url.clone(), true).await?;
+                        if fresh.as_deref().is_none_or(|e| e.trim().is_empty()) {
+                            return Err(self.precondition_error(&resp, tried));
+                        }
+                        tracing::info!(host = %self.label, url = %url,
+                            "428 Precondition Required; sending the ETag just read");
+                        etag = fresh;
+                        continue 'etag;
+                    }
+                    428 => {
+                        if let Some(value) = if_match {
+                            tried.push(value.to_string());
+                        }
+                        return Err(self.precondition_error(&resp, tried));
+                    }
+                    _ => return Err(self.write_status_error(&resp)),
                 }
-                _ => return Err(self.status_error(&resp)),
             }
+            // Every form carrying the ETag got 412 (or the one PATCH without an ETag did):
+            // nothing was written, and nothing is sent without If-Match.
+            return Err(match rejected {
+                Some(resp) => self.precondition_error(&resp, tried),
+                None => RedfishError::Precondition {
+                    host: self.label.clone(),
+                    method: Method::PATCH.to_string(),
+                    url: url.to_string(),
+                    status: 412,
+                    tried,
+                    details: Box::default(),
+                },
+            });
         }
     }
 
-    /// `POST` of an action to its `target` (DSP0266 §9.5). Never sends `If-Match`. Retried
-    /// only on connection failures and 503/429.
+    /// [`RedfishError::Precondition`] for a 412/428 answer, with the `If-Match` values tried.
+    fn precondition_error(&self, resp: &Resp, tried: Vec<String>) -> RedfishError {
+        RedfishError::Precondition {
+            host: self.label.clone(),
+            method: resp.method.to_string(),
+            url: resp.url.to_string(),
+            status: resp.status.as_u16(),
+            tried,
+            details: Box::new(ErrorDetails::from_body(&resp.body)),
+        }
+    }
+
+    /// `POST` of `body` to an action `target` (DSP0266 §9.5). Never sends `If-Match` (iDRAC
+    /// answers 412 to actions that carry it).
+    ///
+    /// # Guarantees
+    /// - The POST is sent once by the transport: it is resent only when it provably was not
+    ///   sent (connection refused, DNS, connect timeout), after 503/429 with `Retry-After`,
+    ///   or once with a new session after a 401. A timeout, a connection broken after
+    ///   sending, or a 5xx (other than 501, or 503 with `Retry-After`) ends in
+    ///   [`RedfishError::WriteOutcomeUnknown`].
+    /// - A 2xx is returned as is; a 202 with `Location` carries the task to poll.
+    ///
+    /// # Idempotency
+    /// Not idempotent: actions are not conditional, and a second reset resets again (or fails
+    /// because the system is already off). After [`RedfishError::WriteOutcomeUnknown`],
+    /// re-read the state the action changes before sending it again.
+    ///
+    /// # Caveats
+    /// - Unconditional: nothing checks that the resource is still as it was read.
+    /// - A 2xx means accepted, not done: poll the task ([`RedfishClient::poll_task`]) or
+    ///   re-read the resource.
     ///
     /// # Errors
-    /// [`RedfishError::HttpStatus`] (e.g. 400 `ActionParameterValueNotInList`),
-    /// [`RedfishError::NotFound`], [`RedfishError::Unauthorized`], transport errors.
+    /// [`RedfishError::WriteOutcomeUnknown`], [`RedfishError::HttpStatus`] (e.g. 400
+    /// `ActionParameterValueNotInList`), [`RedfishError::NotFound`],
+    /// [`RedfishError::Unauthorized`], [`RedfishError::Forbidden`], and transport errors for
+    /// requests that were not sent.
     pub async fn post_action(
         &self,
         target: &str,
@@ -297,7 +503,7 @@ impl RedfishClient {
             })
             .await?;
         if !resp.status.is_success() {
-            return Err(self.status_error(&resp));
+            return Err(self.write_status_error(&resp));
         }
         Ok(WriteOutcome {
             status: resp.status.as_u16(),
@@ -309,7 +515,7 @@ impl RedfishClient {
     /// A task reference from a 202 (`Location` task monitor, and the body's `@odata.id`
     /// when it is a Task); for other statuses, a `Location` naming a Task or Job
     /// (iDRAC answers a BIOS PATCH with a job URI).
-    fn task_ref(&self, resp: &super::client::Resp) -> Option<TaskRef> {
+    fn task_ref(&self, resp: &Resp) -> Option<TaskRef> {
         let body_id = resp
             .json_value(&self.label)
             .ok()
@@ -360,6 +566,25 @@ impl RedfishClient {
     /// `SupportedApplyTimes` (iDRAC creates no BIOS job without it), else omitted (BMCs that
     /// do not list apply times may reject the annotation). Uses the settings object's ETag
     /// from the last read as `If-Match`. Costs 1 request after a BIOS read, 2-3 otherwise.
+    ///
+    /// # Guarantees
+    /// - Those of [`RedfishClient::patch`]: one PATCH per `If-Match` form at most, never
+    ///   resent after it may have reached the BMC, never sent without `If-Match` after a 412.
+    /// - Only the attributes given are sent; an unsupported `apply_time` is refused before
+    ///   any request.
+    ///
+    /// # Idempotency
+    /// Staging the same values twice leaves the same pending values, but each accepted PATCH
+    /// may create a BIOS job (iDRAC: a second PATCH fails on the pending job, `LC068`/
+    /// `RAC0679`, or must wait for it), and the settings ETag changes after the first. Re-read
+    /// (the pending values show whether the first one landed) before repeating.
+    ///
+    /// # Caveats
+    /// - The values are staged, not applied: they take effect at the apply time (with
+    ///   `OnReset`, at the next reset of the system, which this does not trigger).
+    /// - When the settings object could not be read (see [`super::BiosState::pending_unknown`])
+    ///   or had no ETag, the PATCH is unconditional.
+    /// - Values replace anything staged before for the same attributes.
     ///
     /// # Errors
     /// [`RedfishError::Unsupported`] when the Bios has no settings object or `apply_time` is
@@ -445,6 +670,20 @@ impl RedfishClient {
     /// system, with its ETag from the last read. `target` and `mode` are checked against the
     /// allowable values when the BMC lists them.
     ///
+    /// # Guarantees
+    /// - Those of [`RedfishClient::patch`], with the system's ETag from the last read.
+    /// - A target, enabled or mode value outside the advertised allowable values is refused
+    ///   before the PATCH.
+    ///
+    /// # Idempotency
+    /// Setting the same override twice leaves the same state (the second PATCH needs the new
+    /// ETag, so re-read first). With `Once`, the BMC clears the override at the next boot:
+    /// a repeat after a boot sets it again.
+    ///
+    /// # Caveats
+    /// - The override takes effect at the next boot; this does not reset the system.
+    /// - Some BMCs change other `Boot` properties with it (e.g. the mode).
+    ///
     /// # Errors
     /// [`RedfishError::Unsupported`] for a value outside the advertised allowable values,
     /// and the errors of [`RedfishClient::patch`].
@@ -507,6 +746,21 @@ impl RedfishClient {
     /// Resets the system: `POST {"ResetType": t}` to the `#ComputerSystem.Reset` target
     /// from `Actions` (no `If-Match`). Returns the task when the BMC answers 202 with a
     /// `Location` (otherwise the reset was accepted synchronously, 200/204).
+    ///
+    /// # Guarantees
+    /// - Those of [`RedfishClient::post_action`]: one POST, never resent after it may have
+    ///   reached the BMC (a timeout or 5xx is [`RedfishError::WriteOutcomeUnknown`]: the
+    ///   system may be resetting).
+    /// - A `ResetType` outside the advertised allowable values is refused before the POST.
+    ///
+    /// # Idempotency
+    /// Not idempotent: each accepted reset resets the system again (and a power-changing one
+    /// may fail when the system is already in the target state). Re-read `PowerState`
+    /// before repeating.
+    ///
+    /// # Caveats
+    /// - Unconditional and disruptive: the host OS is interrupted (forcefully for `Force*`).
+    /// - A 2xx means accepted: poll the task or re-read the power state to know it is done.
     ///
     /// # Errors
     /// [`RedfishError::Unsupported`] when the system advertises no Reset action or not this
@@ -581,6 +835,21 @@ impl RedfishClient {
     /// the `#Mode.Set` target of `Oem/Nvidia` (or `<Oem/Nvidia>/Actions/Mode.Set`).
     /// BlueField-2: [`RedfishClient::patch_bios_settings`] with `NicMode`. Either way the
     /// change applies after a DPU reset.
+    ///
+    /// # Guarantees
+    /// - Those of [`RedfishClient::post_action`] (BlueField-3) or
+    ///   [`RedfishClient::patch_bios_settings`] (BlueField-2): one write, never resent after
+    ///   it may have reached the BMC.
+    ///
+    /// # Idempotency
+    /// Requesting the mode already pending or in effect leaves the same state, but each
+    /// accepted request is a new request to the DPU firmware; re-read the mode (current and
+    /// pending) before repeating.
+    ///
+    /// # Caveats
+    /// - Nothing changes until the DPU is reset (and on most servers the host power-cycled),
+    ///   which this does not do.
+    /// - The BlueField-3 action is unconditional.
     ///
     /// # Errors
     /// The errors of [`RedfishClient::post_action`] or
@@ -711,26 +980,68 @@ mod tests {
     use super::*;
 
     #[test]
-    fn if_match_candidates_follow_sushy() {
-        assert_eq!(if_match_candidates(None), vec![None]);
-        assert_eq!(if_match_candidates(Some("")), vec![None]);
-        assert_eq!(if_match_candidates(Some("\"\"")), vec![None]);
-        assert_eq!(if_match_candidates(Some("W/\"\"")), vec![None]);
+    fn if_match_candidates_always_carry_the_etag() {
+        let none: Vec<String> = Vec::new();
+        assert_eq!(if_match_candidates(""), none);
+        assert_eq!(if_match_candidates("  "), none);
+        assert_eq!(if_match_candidates("\"\""), none);
+        assert_eq!(if_match_candidates("W/\"\""), none);
+        assert_eq!(if_match_candidates("\"abc\""), vec!["\"abc\"", "W/\"abc\""]);
         assert_eq!(
-            if_match_candidates(Some("\"abc\"")),
-            vec![Some("\"abc\"".to_string())]
+            if_match_candidates("W/\"abc\""),
+            vec!["W/\"abc\"", "\"abc\""]
         );
         assert_eq!(
-            if_match_candidates(Some("W/\"abc\"")),
-            vec![
-                Some("W/\"abc\"".to_string()),
-                Some("\"abc\"".to_string()),
-                None
-            ]
+            if_match_candidates("1676250921"),
+            vec!["1676250921", "\"1676250921\"", "W/\"1676250921\""]
+        );
+        // Every candidate names the observed opaque tag: no `*`, nothing empty.
+        for etag in ["\"abc\"", "W/\"abc\"", "w/\"abc\"", "abc"] {
+            for c in if_match_candidates(etag) {
+                assert!(c.contains("abc") && c != "*", "{etag}: {c}");
+            }
+        }
+        assert_eq!(
+            IfMatchForm::Strong.render("w/\"x\"").as_deref(),
+            Some("\"x\"")
         );
         assert_eq!(
-            if_match_candidates(Some("1676250921")),
-            vec![Some("\"1676250921\"".to_string()), None]
+            IfMatchForm::AsRead.render(" W/\"x\" ").as_deref(),
+            Some("W/\"x\"")
+        );
+    }
+
+    #[test]
+    fn learned_forms_narrow_to_what_the_bmc_accepted() {
+        let all = IfMatchForms::ALL;
+        // A weak tag refused as read, accepted strong: only Strong is kept.
+        let cands = all.candidates("W/\"a\"");
+        assert_eq!(cands.len(), 2);
+        let strong = cands[1].1;
+        let learned = all.narrowed(strong);
+        assert_eq!(learned.forms(), vec![IfMatchForm::Strong]);
+        assert_eq!(
+            learned.candidates("W/\"b\""),
+            vec![("\"b\"".to_string(), strong)]
+        );
+        // A strong tag accepted as read: AsRead and Strong both gave that value.
+        let cands = all.candidates("\"a\"");
+        let learned = all.narrowed(cands[0].1);
+        assert_eq!(
+            learned.forms(),
+            vec![IfMatchForm::AsRead, IfMatchForm::Strong]
+        );
+        // A later weak tag then tries as read, then strong: never the weak-only form.
+        let next: Vec<String> = learned
+            .candidates("W/\"c\"")
+            .into_iter()
+            .map(|(v, _)| v)
+            .collect();
+        assert_eq!(next, vec!["W/\"c\"", "\"c\""]);
+        // Disjoint (concurrent writes learned something else meanwhile): the latest wins.
+        assert_eq!(
+            learned.narrowed(IfMatchForms(0b100)).forms(),
+            vec![IfMatchForm::Weak]
         );
     }
 

@@ -1,7 +1,9 @@
 //! Drives `RedfishClient` against a small mock BMC (axum on 127.0.0.1:0) that serves a
 //! Redfish tree under a path prefix, records every request, and can misbehave on demand
-//! (503 + Retry-After, weak ETags, 412/428, expired sessions, no SessionService, session
-//! limit). A second, TLS-only server (rustls + an rcgen CA) checks certificate handling.
+//! (503 + Retry-After, 500, hanging writes, weak ETags, 412/428, expired sessions, no
+//! SessionService, session limit). A second, TLS-only server (rustls + an rcgen CA) checks
+//! certificate handling. A third serves captured fixtures (`tests/fixtures/redfish/`) at
+//! their own `@odata.id`s, for the read cases found in blind tests.
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
@@ -15,8 +17,8 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use bmfleet::redfish::{
-    BmcTarget, BootOverrideEnabled, ClientOptions, DpuMode, DpuModeSource, ReadWant, RedfishClient,
-    RedfishError, ResetType, TaskState, TlsOptions,
+    BmcTarget, BootOverrideEnabled, ClientOptions, DpuMode, DpuModeSource, IfMatchForm, ReadWant,
+    RedfishClient, RedfishError, ResetType, TaskState, TlsOptions,
 };
 use bmfleet::secret::Secret;
 use serde_json::{Value, json};
@@ -32,8 +34,22 @@ enum IfMatchPolicy {
     Exact,
     /// The current ETag is weak, but only its strong form is accepted (quirk).
     StrongOnly,
-    /// Every If-Match is rejected; only a PATCH without one succeeds (broken BMC).
+    /// Every If-Match is rejected; only a PATCH without one would succeed (broken BMC, or
+    /// the resource changed under every ETag the client has).
     RejectAny,
+}
+
+/// How the mock answers authenticated writes (PATCH, action POST).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum WriteFault {
+    /// 500 `InternalError`.
+    Status500,
+    /// No answer for 2 s (longer than the test client's timeout).
+    Hang,
+    /// 503 with `Retry-After: 0` to the first write, normal answers after.
+    BusyOnceWithRetryAfter,
+    /// 503 without `Retry-After`.
+    BusyWithoutRetryAfter,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -49,6 +65,11 @@ struct Config {
     sessions: bool,
     session_limit: bool,
     fail_503_once: Option<&'static str>,
+    /// Answer 500 once to any request on this path.
+    fail_500_once: Option<&'static str>,
+    write_fault: Option<WriteFault>,
+    /// Answer 500 to the session login.
+    login_500: bool,
     settings_etag: &'static str,
     if_match: IfMatchPolicy,
     require_if_match: bool,
@@ -64,6 +85,9 @@ impl Default for Config {
             sessions: true,
             session_limit: false,
             fail_503_once: None,
+            fail_500_once: None,
+            write_fault: None,
+            login_500: false,
             settings_etag: "\"set-1\"",
             if_match: IfMatchPolicy::Exact,
             require_if_match: false,
@@ -96,6 +120,7 @@ struct Server {
     in_flight: u32,
     max_in_flight: u32,
     task_polls: u32,
+    write_faults: u32,
 }
 
 type Shared = Arc<Mutex<Server>>;
@@ -212,6 +237,13 @@ async fn handle(
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
+    let is_write = method == Method::PATCH || method == Method::POST;
+    if is_write
+        && !path.ends_with("/SessionService/Sessions")
+        && cfg.write_fault == Some(WriteFault::Hang)
+    {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
     let resp = route(
         &st,
         &cfg,
@@ -287,6 +319,13 @@ fn route(
                 ),
             );
         }
+        if cfg.login_500 {
+            return json_resp(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &[],
+                error_body("Base.1.8.InternalError", "login failed internally"),
+            );
+        }
         if body["UserName"] != "root" || body["Password"] != PASSWORD {
             return json_resp(
                 StatusCode::UNAUTHORIZED,
@@ -339,6 +378,50 @@ fn route(
             &[("retry-after", "1".into())],
             error_body("Base.1.8.ServiceTemporarilyUnavailable", "busy"),
         );
+    }
+    if let Some(fail) = cfg.fail_500_once
+        && rel == fail
+        && st.lock().unwrap().failed_once.insert(format!("500 {rel}"))
+    {
+        return json_resp(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &[],
+            error_body("Base.1.8.InternalError", "internal error"),
+        );
+    }
+    if (*method == Method::PATCH || *method == Method::POST)
+        && let Some(fault) = cfg.write_fault
+    {
+        let n = {
+            let mut s = st.lock().unwrap();
+            s.write_faults += 1;
+            s.write_faults
+        };
+        match fault {
+            WriteFault::Status500 => {
+                return json_resp(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &[],
+                    error_body("Base.1.8.InternalError", "internal error"),
+                );
+            }
+            WriteFault::BusyOnceWithRetryAfter if n == 1 => {
+                return json_resp(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &[("retry-after", "0".into())],
+                    error_body("Base.1.8.ServiceTemporarilyUnavailable", "busy"),
+                );
+            }
+            WriteFault::BusyWithoutRetryAfter => {
+                return json_resp(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &[],
+                    error_body("Base.1.8.ServiceTemporarilyUnavailable", "busy"),
+                );
+            }
+            // Hang: delayed in `handle`, then answered normally.
+            _ => {}
+        }
     }
     if let Some(n) = rel.strip_prefix("/SessionService/Sessions/")
         && method == Method::DELETE
@@ -852,7 +935,8 @@ async fn patch_if_match_sequence(
 }
 
 #[tokio::test]
-async fn weak_etag_412_retries_strong_then_without_if_match() {
+async fn weak_etag_412_tries_the_strong_form_and_never_drops_if_match() {
+    // The BMC sends weak tags but compares strongly: as read (412), then strong (accepted).
     let (res, seq) = patch_if_match_sequence(IfMatchPolicy::StrongOnly, "W/\"set-1\"").await;
     assert_eq!(res.unwrap(), 202);
     assert_eq!(
@@ -863,31 +947,244 @@ async fn weak_etag_412_retries_strong_then_without_if_match() {
         ]
     );
 
+    // 412 on every form of a weak tag: an error, and no PATCH without If-Match.
     let (res, seq) = patch_if_match_sequence(IfMatchPolicy::RejectAny, "W/\"set-1\"").await;
-    assert_eq!(res.unwrap(), 202);
+    let err = res.unwrap_err();
+    assert_eq!(err.code_str(), "bmfleet::redfish::precondition");
+    assert_eq!(err.status(), Some(412));
     assert_eq!(
         seq,
         vec![
             Some("W/\"set-1\"".to_string()),
-            Some("\"set-1\"".to_string()),
-            None
+            Some("\"set-1\"".to_string())
         ]
     );
+    assert!(seq.iter().all(Option::is_some), "a blind PATCH was sent");
+    let text = err.to_string();
+    assert!(
+        text.contains(LABEL)
+            && text.contains("If-Match W/\"set-1\", \"set-1\"")
+            && text.contains("Base.1.8.PreconditionFailed"),
+        "{text}"
+    );
+    let help = miette::Diagnostic::help(&err).unwrap().to_string();
+    assert!(
+        help.contains("nothing was written")
+            && help.contains("changed since it was read")
+            && help.contains("rejects its own ETag")
+            && help.contains("bmfleet plan"),
+        "{help}"
+    );
 
-    // A strong ETag that does not match is a real conflict: no fallback.
+    // 412 on every form of a strong tag: as read, then weak; still never without If-Match.
     let (res, seq) = patch_if_match_sequence(IfMatchPolicy::RejectAny, "\"set-1\"").await;
     let err = res.unwrap_err();
     assert_eq!(err.code_str(), "bmfleet::redfish::precondition");
-    assert_eq!(err.status(), Some(412));
-    assert!(
-        err.to_string().contains(LABEL) && err.to_string().contains("Base.1.8.PreconditionFailed")
+    assert_eq!(
+        seq,
+        vec![
+            Some("\"set-1\"".to_string()),
+            Some("W/\"set-1\"".to_string())
+        ]
     );
-    assert_eq!(seq, vec![Some("\"set-1\"".to_string())]);
 
-    // Empty ETag: no If-Match at all.
+    // An empty ETag is no ETag: the BMC offers no concurrency control, one plain PATCH.
     let (res, seq) = patch_if_match_sequence(IfMatchPolicy::Exact, "\"\"").await;
     assert_eq!(res.unwrap(), 202);
     assert_eq!(seq, vec![None]);
+}
+
+#[tokio::test]
+async fn learned_if_match_form_is_used_first_on_the_next_patch() {
+    let (st, addr) = start(Config {
+        settings_etag: "W/\"set-1\"",
+        if_match: IfMatchPolicy::StrongOnly,
+        ..Config::default()
+    })
+    .await;
+    let c = client(addr, fast_opts());
+    assert_eq!(c.if_match_forms(), IfMatchForm::ALL.to_vec());
+    let attrs = BTreeMap::from([("SriovGlobalEnable".to_string(), json!("Enabled"))]);
+    let patches = |st: &Shared| {
+        st.lock()
+            .unwrap()
+            .log
+            .iter()
+            .filter(|l| l.method == "PATCH")
+            .map(|l| l.if_match.clone().unwrap_or_default())
+            .collect::<Vec<_>>()
+    };
+
+    c.read_system(BIOS).await.unwrap();
+    let before = c.request_count();
+    c.patch_bios_settings(&attrs, None).await.unwrap();
+    assert_eq!(
+        c.request_count() - before,
+        2,
+        "first PATCH learns: weak, then strong"
+    );
+    assert_eq!(c.if_match_forms(), vec![IfMatchForm::Strong]);
+
+    // The executor re-reads, then writes again: the strong form goes first, one request.
+    c.read_system(BIOS).await.unwrap();
+    let before = c.request_count();
+    c.patch_bios_settings(&attrs, None).await.unwrap();
+    assert_eq!(
+        c.request_count() - before,
+        1,
+        "learned form first, no escalation"
+    );
+    assert_eq!(
+        patches(&st),
+        vec!["W/\"set-1\"", "\"set-1\"", "\"set-1\""],
+        "learned once per BMC"
+    );
+
+    // A real conflict now costs one request, not an escalation through every form.
+    st.lock().unwrap().cfg.if_match = IfMatchPolicy::RejectAny;
+    c.read_system(BIOS).await.unwrap();
+    let before = c.request_count();
+    let err = c.patch_bios_settings(&attrs, None).await.unwrap_err();
+    assert_eq!(err.code_str(), "bmfleet::redfish::precondition");
+    assert_eq!(c.request_count() - before, 1);
+    assert_eq!(patches(&st).len(), 4);
+    assert!(
+        patches(&st).iter().all(|m| !m.is_empty()),
+        "never a PATCH without If-Match"
+    );
+}
+
+#[tokio::test]
+async fn writes_that_time_out_or_get_5xx_are_sent_once() {
+    let attrs = BTreeMap::from([("ProcTurboMode".to_string(), json!("Disabled"))]);
+    let count = |st: &Shared, method: &str| {
+        st.lock()
+            .unwrap()
+            .log
+            .iter()
+            .filter(|l| l.method == method && !l.path.ends_with("/SessionService/Sessions"))
+            .count()
+    };
+    let unknown = |err: &RedfishError, method: &str, reason: &str| {
+        assert_eq!(
+            err.code_str(),
+            "bmfleet::redfish::write_outcome_unknown",
+            "{err}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains(LABEL) && text.contains(method) && text.contains(reason),
+            "{text}"
+        );
+        assert_eq!(
+            miette::Diagnostic::help(err).unwrap().to_string(),
+            "the BMC may have applied the write; re-read the resource before retrying (bmfleet plan)"
+        );
+    };
+
+    // 500 on a PATCH and on a Reset POST: sent once each, outcome unknown.
+    let (st, addr) = start(Config {
+        write_fault: Some(WriteFault::Status500),
+        ..Config::default()
+    })
+    .await;
+    let c = client(addr, fast_opts());
+    c.read_system(BIOS).await.unwrap();
+    let err = c.patch_bios_settings(&attrs, None).await.unwrap_err();
+    unknown(&err, "PATCH", "HTTP 500");
+    assert_eq!(err.status(), Some(500));
+    assert!(err.to_string().contains("Base.1.8.InternalError"), "{err}");
+    assert_eq!(count(&st, "PATCH"), 1);
+    let err = c.reset(ResetType::GracefulRestart).await.unwrap_err();
+    unknown(&err, "POST", "HTTP 500");
+    assert_eq!(count(&st, "POST"), 1);
+
+    // A PATCH with no answer within the timeout: sent once, outcome unknown.
+    let (st, addr) = start(Config {
+        write_fault: Some(WriteFault::Hang),
+        ..Config::default()
+    })
+    .await;
+    let c = client(
+        addr,
+        ClientOptions {
+            timeout: Duration::from_millis(400),
+            ..fast_opts()
+        },
+    );
+    c.read_system(BIOS).await.unwrap();
+    let t0 = Instant::now();
+    let err = c.patch_bios_settings(&attrs, None).await.unwrap_err();
+    unknown(&err, "PATCH", "no answer");
+    assert_eq!(err.status(), None);
+    assert_eq!(
+        count(&st, "PATCH"),
+        1,
+        "a PATCH that timed out is not resent"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(2), "no retry waited");
+    // Reset: the same for an action.
+    let err = c.reset(ResetType::GracefulRestart).await.unwrap_err();
+    unknown(&err, "POST", "no answer");
+    assert_eq!(count(&st, "POST"), 1);
+
+    // 503 without Retry-After: not retried, outcome unknown.
+    let (st, addr) = start(Config {
+        write_fault: Some(WriteFault::BusyWithoutRetryAfter),
+        ..Config::default()
+    })
+    .await;
+    let c = client(addr, fast_opts());
+    c.read_system(BIOS).await.unwrap();
+    let err = c.patch_bios_settings(&attrs, None).await.unwrap_err();
+    unknown(&err, "PATCH", "HTTP 503");
+    assert_eq!(count(&st, "PATCH"), 1);
+
+    // 503 with Retry-After says "not processed": the one case a sent write is resent.
+    let (st, addr) = start(Config {
+        write_fault: Some(WriteFault::BusyOnceWithRetryAfter),
+        ..Config::default()
+    })
+    .await;
+    let c = client(addr, fast_opts());
+    c.read_system(BIOS).await.unwrap();
+    assert_eq!(
+        c.patch_bios_settings(&attrs, None).await.unwrap().status,
+        202
+    );
+    assert_eq!(count(&st, "PATCH"), 2);
+
+    // The session login is a POST too: a 500 is not retried (it may have used a slot).
+    let (st, addr) = start(Config {
+        login_500: true,
+        ..Config::default()
+    })
+    .await;
+    let c = client(addr, fast_opts());
+    let err = c.read_system(BIOS).await.unwrap_err();
+    assert_eq!(
+        (err.code_str(), err.status()),
+        ("bmfleet::redfish::http_status", Some(500)),
+        "{err}"
+    );
+    assert_eq!(calls(&st), vec!["POST /redfish/v1/SessionService/Sessions"]);
+}
+
+#[tokio::test]
+async fn reads_that_get_500_are_retried() {
+    let (st, addr) = start(Config {
+        fail_500_once: Some("/Systems/S1/Bios/Settings"),
+        ..Config::default()
+    })
+    .await;
+    let c = client(addr, fast_opts());
+    let state = c.read_system(BIOS).await.unwrap();
+    assert_eq!(state.bios.unwrap().pending.len(), 1);
+    let settings_gets = calls(&st)
+        .iter()
+        .filter(|c| *c == "GET /redfish/v1/Systems/S1/Bios/Settings")
+        .count();
+    assert_eq!(settings_gets, 2, "500 then 200");
 }
 
 #[tokio::test]
@@ -1561,18 +1858,369 @@ mod against_simulator {
             ..fast_opts()
         };
         let mut retried = 0;
+        let mut login_failures = 0;
         for host in &hosts {
             let c = sim_client(&sim, host, BmcKind::Bmc, opts.clone());
-            c.read_system(BIOS)
-                .await
-                .unwrap_or_else(|e| panic!("{host}: {e}"));
-            c.logout().await.unwrap();
-            retried += c.request_count().saturating_sub(6);
+            match c.read_system(BIOS).await {
+                Ok(_) => {
+                    c.logout().await.unwrap();
+                    retried += c.request_count().saturating_sub(6);
+                }
+                // The session login is a POST: an injected 500 on it is final (a real BMC
+                // may have created the session); 503 + Retry-After is retried.
+                Err(e) => {
+                    assert_eq!(
+                        (e.code_str(), e.status()),
+                        ("bmfleet::redfish::http_status", Some(500)),
+                        "{host}: {e}"
+                    );
+                    assert!(e.to_string().contains("SessionService/Sessions"), "{e}");
+                    login_failures += 1;
+                }
+            }
         }
+        assert!(login_failures < hosts.len(), "every host failed its login");
         assert!(
             retried > 0,
             "with a 30% error rate some requests must have been retried"
         );
         sim.shutdown().await;
+    }
+}
+
+/// A BMC that serves captured fixtures (`tests/fixtures/redfish/`, see PROVENANCE.md) at
+/// their own `@odata.id`s, with a session service and a request log: the read cases found in
+/// blind tests (BlueField-3 BMC, bmcweb error bodies).
+mod fixture_bmc {
+    use super::*;
+    use std::collections::HashMap;
+    use std::path::Path;
+
+    type Routes = HashMap<(String, String), (u16, Value)>;
+
+    #[derive(Default)]
+    struct Bmc {
+        routes: Routes,
+        log: Vec<String>,
+    }
+
+    fn fixture(rel: &str) -> Value {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/redfish")
+            .join(rel);
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    }
+
+    async fn handle(State(st): State<Arc<Mutex<Bmc>>>, method: Method, uri: Uri) -> Response {
+        let path = uri.path().trim_end_matches('/').to_string();
+        let mut bmc = st.lock().unwrap();
+        bmc.log.push(format!("{method} {path}"));
+        if path == "/redfish/v1/SessionService/Sessions" && method == Method::POST {
+            return json_resp(
+                StatusCode::CREATED,
+                &[
+                    ("x-auth-token", "fx-token".into()),
+                    ("location", "/redfish/v1/SessionService/Sessions/1".into()),
+                ],
+                json!({"@odata.id": "/redfish/v1/SessionService/Sessions/1"}),
+            );
+        }
+        if path == "/redfish/v1/SessionService/Sessions/1" && method == Method::DELETE {
+            return StatusCode::NO_CONTENT.into_response();
+        }
+        match bmc.routes.get(&(method.to_string(), path)) {
+            Some((status, body)) => {
+                json_resp(StatusCode::from_u16(*status).unwrap(), &[], body.clone())
+            }
+            None => json_resp(
+                StatusCode::NOT_FOUND,
+                &[],
+                fixture("nvidia-bluefield3/Error-ResourceNotFound-Manager-oob0.json"),
+            ),
+        }
+    }
+
+    /// The BlueField-3 DPU BMC capture: system, Oem/Nvidia (`oem`), Bios, Bios/Settings.
+    fn bluefield3(oem: Value) -> Routes {
+        let get = |p: &str, v: Value| (("GET".to_string(), p.to_string()), (200, v));
+        Routes::from([
+            get(
+                "/redfish/v1/Systems/Bluefield",
+                fixture("nvidia-bluefield3/ComputerSystem-Bluefield.json"),
+            ),
+            get("/redfish/v1/Systems/Bluefield/Oem/Nvidia", oem),
+            get(
+                "/redfish/v1/Systems/Bluefield/Bios",
+                fixture("nvidia-bluefield3/Bios-Bluefield.json"),
+            ),
+            get(
+                "/redfish/v1/Systems/Bluefield/Bios/Settings",
+                fixture("nvidia-bluefield3/BiosSettings-Bluefield.json"),
+            ),
+        ])
+    }
+
+    async fn serve(routes: Routes) -> (Arc<Mutex<Bmc>>, RedfishClient) {
+        let st = Arc::new(Mutex::new(Bmc {
+            routes,
+            log: Vec::new(),
+        }));
+        let app = Router::new().fallback(handle).with_state(st.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        let c = RedfishClient::new(
+            BmcTarget {
+                label: "r1-c01/dpu".into(),
+                endpoint: format!("http://{addr}").parse().unwrap(),
+                system_id: Some("Bluefield".into()),
+                username: "root".into(),
+                password: Secret::new(PASSWORD),
+                tls: TlsOptions::default(),
+            },
+            fast_opts(),
+        )
+        .unwrap();
+        (st, c)
+    }
+
+    fn log(st: &Arc<Mutex<Bmc>>) -> Vec<String> {
+        st.lock().unwrap().log.clone()
+    }
+
+    const DPU: ReadWant = ReadWant {
+        bios: false,
+        dpu_mode: true,
+        virtual_media: false,
+        network_adapters: false,
+    };
+    const DPU_AND_BIOS: ReadWant = ReadWant {
+        bios: true,
+        dpu_mode: true,
+        virtual_media: false,
+        network_adapters: false,
+    };
+
+    #[tokio::test]
+    async fn empty_or_unknown_oem_nvidia_mode_falls_back_to_bios_nic_mode() {
+        // As captured: Mode "DpuMode" from Oem/Nvidia, no BIOS read.
+        let (st, c) = serve(bluefield3(fixture(
+            "nvidia-bluefield3/ComputerSystemOemNvidia-Bluefield.json",
+        )))
+        .await;
+        let dpu = c.read_system(DPU).await.unwrap().dpu_mode.unwrap();
+        assert_eq!(
+            (dpu.mode, dpu.raw.as_str(), dpu.source),
+            (Some(DpuMode::Dpu), "DpuMode", DpuModeSource::OemNvidia)
+        );
+        assert!(!log(&st).iter().any(|l| l.ends_with("/Bios")));
+
+        // Derived fixture: Mode "" (and the same with whitespace or an unknown value). The
+        // BIOS says DpuMode; reporting no mode would plan a DPU mode change for nothing.
+        let empty =
+            fixture("nvidia-bluefield3/ComputerSystemOemNvidia-Bluefield-derived-empty-Mode.json");
+        assert_eq!(empty["Mode"], json!(""));
+        let mut variants = vec![empty.clone()];
+        for mode in ["   ", "SmartNicMode"] {
+            let mut v = empty.clone();
+            v["Mode"] = json!(mode);
+            variants.push(v);
+        }
+        for oem in variants {
+            let (st, c) = serve(bluefield3(oem.clone())).await;
+            let dpu = c.read_system(DPU).await.unwrap().dpu_mode.unwrap();
+            assert_eq!(
+                (dpu.mode, dpu.raw.as_str(), dpu.source),
+                (Some(DpuMode::Dpu), "DpuMode", DpuModeSource::BiosNicMode),
+                "Mode {}",
+                oem["Mode"]
+            );
+            let gets: Vec<_> = log(&st);
+            assert_eq!(
+                gets,
+                vec![
+                    "POST /redfish/v1/SessionService/Sessions",
+                    "GET /redfish/v1/Systems/Bluefield",
+                    "GET /redfish/v1/Systems/Bluefield/Oem/Nvidia",
+                    "GET /redfish/v1/Systems/Bluefield/Bios",
+                ],
+                "one extra request, only when the OEM mode is unusable"
+            );
+            // With the BIOS read anyway, the fallback costs nothing more.
+            let (st, c) = serve(bluefield3(oem)).await;
+            let state = c.read_system(DPU_AND_BIOS).await.unwrap();
+            assert_eq!(state.dpu_mode.unwrap().mode, Some(DpuMode::Dpu));
+            let bios_gets = log(&st).iter().filter(|l| l.ends_with("/Bios")).count();
+            assert_eq!(bios_gets, 1);
+        }
+
+        // Neither source usable: the OEM answer is reported as it is, with no mode.
+        let mut bios = fixture("nvidia-bluefield3/Bios-Bluefield.json");
+        bios["Attributes"]
+            .as_object_mut()
+            .unwrap()
+            .remove("NicMode");
+        let mut routes = bluefield3(empty);
+        routes.insert(
+            ("GET".into(), "/redfish/v1/Systems/Bluefield/Bios".into()),
+            (200, bios),
+        );
+        let (_st, c) = serve(routes).await;
+        let dpu = c.read_system(DPU).await.unwrap().dpu_mode.unwrap();
+        assert_eq!(
+            (dpu.mode, dpu.raw.as_str(), dpu.source),
+            (None, "", DpuModeSource::OemNvidia)
+        );
+    }
+
+    #[tokio::test]
+    async fn settings_object_403_or_404_keeps_current_bios_values() {
+        for (status, rel) in [
+            (
+                403,
+                "nvidia-bluefield3/Error-InsufficientPrivilege-derived-403.json",
+            ),
+            (
+                404,
+                "nvidia-bluefield3/Error-ResourceNotFound-Manager-oob0.json",
+            ),
+        ] {
+            let mut routes = bluefield3(fixture(
+                "nvidia-bluefield3/ComputerSystemOemNvidia-Bluefield.json",
+            ));
+            routes.insert(
+                (
+                    "GET".into(),
+                    "/redfish/v1/Systems/Bluefield/Bios/Settings".into(),
+                ),
+                (status, fixture(rel)),
+            );
+            let (st, c) = serve(routes).await;
+            let state = c.read_system(DPU_AND_BIOS).await.unwrap();
+            let bios = state.bios.unwrap();
+            // Current values as captured.
+            assert_eq!(bios.attributes["NicMode"], json!("DpuMode"));
+            assert_eq!(bios.attributes["HostPrivilegeLevel"], json!("Restricted"));
+            assert_eq!(bios.attributes.len(), 28);
+            assert_eq!(
+                bios.settings_path.as_deref(),
+                Some("/redfish/v1/Systems/Bluefield/Bios/Settings")
+            );
+            // Pending: unknown, and why.
+            assert_eq!(
+                bios.pending_unknown.as_deref(),
+                Some(
+                    format!("HTTP {status} on /redfish/v1/Systems/Bluefield/Bios/Settings")
+                        .as_str()
+                )
+            );
+            assert!(bios.pending.is_empty());
+            assert_eq!(bios.settings_etag, None);
+            assert_eq!(state.dpu_mode.unwrap().mode, Some(DpuMode::Dpu));
+            let settings_gets = log(&st)
+                .iter()
+                .filter(|l| l.ends_with("/Bios/Settings"))
+                .count();
+            assert_eq!(settings_gets, 1, "HTTP {status} is not retried");
+        }
+        // Readable: nothing unknown.
+        let (_st, c) = serve(bluefield3(fixture(
+            "nvidia-bluefield3/ComputerSystemOemNvidia-Bluefield.json",
+        )))
+        .await;
+        let bios = c.read_system(DPU_AND_BIOS).await.unwrap().bios.unwrap();
+        assert_eq!(bios.pending_unknown, None);
+    }
+
+    /// The error's Display, and its miette graphical report (no colours, no wrapping).
+    fn rendered(err: &RedfishError) -> (String, String) {
+        let mut out = String::new();
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+            .with_width(10_000)
+            .with_wrap_lines(false)
+            .render_report(&mut out, err)
+            .unwrap();
+        (err.to_string(), out)
+    }
+
+    #[tokio::test]
+    async fn http_403_is_missing_privilege_printed_once() {
+        let forbidden = fixture("nvidia-bluefield3/Error-InsufficientPrivilege-derived-403.json");
+        let message = forbidden["error"]["message"].as_str().unwrap().to_string();
+
+        // A read refused with 403: the Login privilege, not the password.
+        let mut routes = bluefield3(json!({}));
+        routes.insert(
+            ("GET".into(), "/redfish/v1/Systems/Bluefield".into()),
+            (403, forbidden.clone()),
+        );
+        let (st, c) = serve(routes).await;
+        let err = c.read_system(DPU).await.unwrap_err();
+        assert_eq!(err.code_str(), "bmfleet::redfish::forbidden");
+        assert_eq!(err.status(), Some(403));
+        let RedfishError::Forbidden { privilege, .. } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(*privilege, "Login");
+        let help = miette::Diagnostic::help(&err).unwrap().to_string();
+        assert!(
+            help.contains("authenticated fine")
+                && help.contains("Login")
+                && help.contains("r1-c01/dpu"),
+            "{help}"
+        );
+        assert!(!help.contains("password"), "{help}");
+        let (display, report) = rendered(&err);
+        assert!(
+            display.contains("insufficient privilege") && !display.contains("authentication"),
+            "{display}"
+        );
+        assert_eq!(display.matches(&message).count(), 1, "{display}");
+        assert_eq!(report.matches(&message).count(), 1, "{report}");
+        assert!(report.contains("bmfleet::redfish::forbidden"), "{report}");
+        assert!(
+            report.contains("Base.1.18.1.InsufficientPrivilege"),
+            "{report}"
+        );
+        let gets = log(&st)
+            .iter()
+            .filter(|l| *l == "GET /redfish/v1/Systems/Bluefield")
+            .count();
+        assert_eq!(gets, 1, "403 is not retried");
+
+        // A write refused with 403: ConfigureComponents.
+        let mut routes = bluefield3(json!({}));
+        routes.insert(
+            (
+                "PATCH".into(),
+                "/redfish/v1/Systems/Bluefield/Bios/Settings".into(),
+            ),
+            (403, forbidden),
+        );
+        let (st, c) = serve(routes).await;
+        let err = c
+            .patch(
+                "/redfish/v1/Systems/Bluefield/Bios/Settings",
+                &json!({"Attributes": {"NicMode": "NicMode"}}),
+                Some("\"1\""),
+            )
+            .await
+            .unwrap_err();
+        let RedfishError::Forbidden { privilege, .. } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(*privilege, "ConfigureComponents");
+        let help = miette::Diagnostic::help(&err).unwrap().to_string();
+        assert!(
+            help.contains("ConfigureComponents") && help.contains("authenticated fine"),
+            "{help}"
+        );
+        let (display, report) = rendered(&err);
+        assert_eq!(display.matches(&message).count(), 1, "{display}");
+        assert_eq!(report.matches(&message).count(), 1, "{report}");
+        let patches = log(&st).iter().filter(|l| l.starts_with("PATCH")).count();
+        assert_eq!(patches, 1);
     }
 }

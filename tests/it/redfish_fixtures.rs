@@ -171,7 +171,7 @@ fn every_fixture_parses_into_its_typed_model() {
             "no fixture of kind {k}: {kinds:?}"
         );
     }
-    assert_eq!(kinds["Error"], 7, "{kinds:?}");
+    assert_eq!(kinds["Error"], 8, "{kinds:?}");
     assert_eq!(kinds["ComputerSystem"], 7, "{kinds:?}");
 }
 
@@ -282,6 +282,21 @@ fn bluefield_oem_nvidia_mode() {
     // BlueField-2 style: the NicMode BIOS attribute.
     let bios: Bios = parse("nvidia-bluefield3/Bios-Bluefield.json");
     assert_eq!(bios.attributes["NicMode"], json!("DpuMode"));
+    // Derived (PROVENANCE.md): a BMC reporting an empty Mode. It parses, but is no mode;
+    // the client falls back to NicMode (tests/it/redfish_client.rs, bluefield_fixtures).
+    let empty: NvidiaComputerSystem =
+        parse("nvidia-bluefield3/ComputerSystemOemNvidia-Bluefield-derived-empty-Mode.json");
+    assert_eq!(empty.mode.as_deref(), Some(""));
+    assert_eq!(DpuMode::parse(""), None);
+    assert_eq!(DpuMode::parse("  "), None);
+    assert_eq!(
+        empty
+            .mode_set_action()
+            .unwrap()
+            .allowable_values("Mode")
+            .len(),
+        2
+    );
     let mgr: NvidiaManager = serde_json::from_value(load(
         "nvidia-bluefield3/ManagerOemNvidia-Bluefield_BMC.json",
     ))
@@ -636,6 +651,22 @@ fn error_bodies_extended_info_array_or_object() {
     let m = &bf.error.extended_info[0];
     assert_eq!(m.severity(), Some("Critical"));
     assert_eq!(m.message_args, vec!["EthernetInterface", "oob0"]);
+    // bmcweb repeats its only message at the top level; the summary prints it once.
+    for rel in [
+        "nvidia-bluefield3/Error-ResourceNotFound-Manager-oob0.json",
+        "nvidia-bluefield3/Error-InsufficientPrivilege-derived-403.json",
+    ] {
+        let raw = std::fs::read(fixtures_dir().join(rel)).unwrap();
+        let d = ErrorDetails::from_body(&raw);
+        let text = d.to_string();
+        let message = d.extended_info[0].message.clone().unwrap();
+        assert_eq!(text.matches(&message).count(), 1, "{rel}: {text}");
+        assert_eq!(d.message_ids().len(), 2, "ids are still all reported");
+    }
+    assert_eq!(
+        ids("nvidia-bluefield3/Error-InsufficientPrivilege-derived-403.json"),
+        vec!["Base.1.18.1.InsufficientPrivilege"]
+    );
     assert_eq!(
         ids("openstack-sushy/Error-ActionParameterMissing-VirtualMedia.json"),
         vec![
