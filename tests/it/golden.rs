@@ -173,7 +173,10 @@ fn cases() -> Vec<PathBuf> {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.join("cmd").is_file())
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().contains(&filter)))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().contains(&filter))
+        })
         .collect();
     out.sort();
     out

@@ -1,10 +1,9 @@
 //! The dependency graph, tested through stable text dumps.
 
-
+use crate::plan_support::*;
 use bmfleet::plan::graph::{self, ChangeFacts, ChangeIndex, HostResources};
 use bmfleet::plan::{PlanOptions, flatten, plan, static_graph};
 use bmfleet::spec::Host;
-use crate::plan_support::*;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 

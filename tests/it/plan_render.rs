@@ -1,13 +1,12 @@
 //! Plan renderers: text, Markdown and JSON. Golden files live in `tests/it/plan_support/golden/`;
 //! `BMFLEET_BLESS=1 cargo test --test plan_render` rewrites them.
 
-
+use crate::plan_support::*;
 use bmfleet::plan::model::Action;
 use bmfleet::plan::{ObservedHost, Plan, PlanOptions, plan};
 use bmfleet::render::{plan_json, plan_markdown, plan_text};
 use bmfleet::spec::Host;
 use bmfleet::spec::model::DpuMode;
-use crate::plan_support::*;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -2,11 +2,10 @@
 //! committed file is out of date (`BMFLEET_BLESS=1 cargo test --test plan_schema` rewrites
 //! it), and checks that real plans validate against it.
 
-
+use crate::plan_support::*;
 use bmfleet::plan::plan;
 use bmfleet::render::plan_json;
 use bmfleet::spec::Host;
-use crate::plan_support::*;
 use serde_json::json;
 use std::path::Path;
 

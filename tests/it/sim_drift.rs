@@ -1,11 +1,10 @@
 //! Seeded drift: determinism, and that drifted hosts look drifted over Redfish.
 
-
+use crate::sim_common::Bmc;
 use bmfleet::sim::{
     BmcKind, DpuMode, DriftKind, PowerState, SimFleetConfig, SimServer, Vendor, apply_drift,
 };
 use serde_json::Value;
-use crate::sim_common::Bmc;
 
 #[test]
 fn same_seed_same_drift_different_seed_different_drift() {

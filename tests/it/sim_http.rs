@@ -1,16 +1,15 @@
 //! The Redfish simulator over real HTTP: auth, sessions, pending BIOS, resets and tasks,
 //! ETags, `$expand`, DPU modes, errors and faults.
 
-
 use std::time::Duration;
 
+use crate::sim_common::{Bmc, client, message_id};
 use bmfleet::sim::{
     BmcKind, DpuGeneration, DpuMode, Faults, HostFailure, HostFaults, SimDpuConfig, SimFleetConfig,
     SimHandle, SimHostConfig, SimServer, Timing, Vendor,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use crate::sim_common::{Bmc, client, message_id};
 
 fn fleet(hosts: Vec<SimHostConfig>) -> SimFleetConfig {
     SimFleetConfig {

@@ -1,12 +1,11 @@
 //! A 2,000-host simulator answers for every host with little memory. Correctness only: no
 //! timing assertions.
 
-
+use crate::sim_common::client;
 use bmfleet::sim::{BmcKind, SimFleetConfig, SimServer};
 use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::Value;
-use crate::sim_common::client;
 
 /// Resident set size of this process in KiB (Linux), if known.
 fn rss_kib() -> Option<u64> {
