@@ -1,5 +1,5 @@
 //! Plan renderers: text, Markdown and JSON. Golden files live in `tests/it/plan_support/golden/`;
-//! `BMFLEET_BLESS=1 cargo test --test plan_render` rewrites them.
+//! `BMFLEET_BLESS=1 cargo test --test it plan_render` rewrites them.
 
 use crate::plan_support::*;
 use bmfleet::plan::model::Action;
@@ -63,7 +63,7 @@ fn golden(name: &str, actual: &str) {
         .unwrap_or_else(|e| panic!("{}: {e}; run with BMFLEET_BLESS=1", path.display()));
     assert!(
         expected == actual,
-        "{} is out of date; run `BMFLEET_BLESS=1 cargo test --test plan_render` and review the diff.\n--- actual ---\n{actual}",
+        "{} is out of date; run `BMFLEET_BLESS=1 cargo test --test it plan_render` and review the diff.\n--- actual ---\n{actual}",
         path.display()
     );
 }
@@ -259,9 +259,7 @@ fn markdown_has_banner_details_diff_blocks_and_footer() {
     let md = plan_markdown::render(&p);
     assert!(md.starts_with("## bmfleet plan: 9 hosts to change\n"));
     assert!(md.contains("| Hosts | To change | Settings | Reboots |"));
-    assert!(md.contains(
-        "> [!WARNING]\n> **9 hosts are rebooted**: r[1-2]-c[01-04],r1-d01\n"
-    ));
+    assert!(md.contains("> [!WARNING]\n> **9 hosts are rebooted**: r[1-2]-c[01-04],r1-d01\n"));
     assert!(md.contains(
         "<details><summary><code>~ bios: SriovGlobalEnable</code> on 7 hosts (reboot)</summary>"
     ));
