@@ -15,8 +15,9 @@ pub struct GraphArgs {
     /// Only hosts whose labels match this selector (kubectl syntax: `rack=r1,role!=dpu`).
     #[arg(short = 'l', long = "selector", value_name = "SELECTOR")]
     pub selector: Option<String>,
-    /// Only this host (repeatable; globs such as `r1-*` allowed).
-    #[arg(long = "host", value_name = "NAME")]
+    /// Only these hosts: names, pdsh/ClusterShell ranges such as `r1-c[01-04]`, or globs such
+    /// as `r1-*` (repeatable).
+    #[arg(long = "host", value_name = "HOSTLIST")]
     pub hosts: Vec<String>,
 }
 

@@ -29,11 +29,12 @@ pub struct PlanArgs {
     /// Only hosts whose labels match this selector (kubectl syntax: `rack=r1,role in (compute)`).
     #[arg(long, short = 'l', value_name = "SELECTOR")]
     pub selector: Option<String>,
-    /// Only these hosts (names or globs such as `r2-*`; repeatable).
-    #[arg(long = "host", value_name = "NAME")]
+    /// Only these hosts: names, pdsh/ClusterShell ranges such as `r1-c[01-04,07],r2-c01`, or
+    /// globs such as `r2-*` (repeatable).
+    #[arg(long = "host", value_name = "HOSTLIST")]
     pub hosts: Vec<String>,
-    /// Leave out these hosts (names or globs; repeatable).
-    #[arg(long, value_name = "NAME")]
+    /// Leave out these hosts (names, ranges such as `r2-c[01-04]`, or globs; repeatable).
+    #[arg(long, value_name = "HOSTLIST")]
     pub exclude: Vec<String>,
     /// Hosts read at once (default: the Fleet's concurrency.parallelism).
     #[arg(long)]
@@ -98,19 +99,7 @@ pub fn run(
     }
     opts.hosts = args.hosts.clone();
     opts.exclude = args.exclude.clone();
-    let selected = select_hosts(&fleet.hosts, &opts).map_err(|e| {
-        let help = e.suggestion.as_ref().map_or_else(
-            || "use a glob such as `r2-*` to match by pattern".to_string(),
-            |s| format!("did you mean `{s}`?"),
-        );
-        miette::miette!(
-            code = "bmfleet::cli::unknown_host",
-            help = help,
-            "{} {}: no host has this name",
-            e.flag,
-            e.name
-        )
-    })?;
+    let selected = select_hosts(&fleet.hosts, &opts)?;
     let filtered = args.selector.is_some() || !args.hosts.is_empty() || !args.exclude.is_empty();
     if filtered {
         super::require_selection(

@@ -13,7 +13,7 @@
 //! Modules: [`resource`] (addresses, settings, disruption classes), [`observed`] (live state),
 //! [`graph`] (ordering rules, transformers, cycle detection), [`planner`] (the comparison),
 //! [`diff`] (spec-to-spec), [`rollout`] (batches), [`model`] (the serializable plan),
-//! [`select`] (host filters), [`hostlist`] (`r1-c01..r1-c04`), [`value`] (comparison and
+//! [`select`] (host filters), [`hostlist`] (`r1-c[01-04]`), [`value`] (comparison and
 //! digests).
 
 pub mod diff;

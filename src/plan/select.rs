@@ -1,6 +1,10 @@
-//! Which hosts a plan covers: `-l SELECTOR`, `--host NAME|GLOB`, `--exclude NAME|GLOB`, and
+//! Which hosts a plan covers: `-l SELECTOR`, `--host HOSTLIST`, `--exclude HOSTLIST` (names,
+//! pdsh/ClusterShell ranges such as `r1-c[01-04]`, globs such as `r2-*`), and
 //! the fleet-wide inputs the planner needs ([`PlanOptions`]).
 
+use std::collections::HashSet;
+
+use super::hostlist::{self, HostlistError};
 use super::model::PlanFilters;
 use super::resource::DataFiles;
 use crate::spec::model::{IntOrPercent, RolloutPolicy};
@@ -12,9 +16,10 @@ use crate::spec::{Host, LoadedFleet, RepoInfo};
 pub struct PlanOptions {
     /// `-l`: only hosts whose labels match.
     pub selector: Option<Selector>,
-    /// `--host`: only these hosts (names or globs with `*` and `?`); empty means all.
+    /// `--host`: only these hosts (host lists such as `r1-c[01-04],r2-c01`, items may be globs
+    /// with `*` and `?`); empty means all.
     pub hosts: Vec<String>,
-    /// `--exclude`: never these hosts (names or globs, e.g. `r2-*`).
+    /// `--exclude`: never these hosts (host lists or globs, e.g. `r2-c[01-02]`, `r2-*`).
     pub exclude: Vec<String>,
     /// `--max-unavailable`: overrides the fleet's `rollout.maxUnavailable`.
     pub max_unavailable: Option<IntOrPercent>,
@@ -53,57 +58,162 @@ impl PlanOptions {
     }
 }
 
-/// A `--host` or `--exclude` name that matches no host.
+/// A `--host` or `--exclude` argument that selects nothing or does not read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
-#[error("no host named `{name}` in the fleet (given to {flag})")]
-#[diagnostic(code(bmfleet::plan::unknown_host), help("{}", self.help()))]
-pub struct SelectError {
-    /// The name as given.
-    pub name: String,
-    /// `--host` or `--exclude`.
-    pub flag: &'static str,
-    /// The closest host name, if any is close.
-    pub suggestion: Option<String>,
+pub enum SelectError {
+    /// A plain name (no brackets, no `*` or `?`) that names no host.
+    #[error("no host named `{name}` in the fleet (given to {flag})")]
+    #[diagnostic(code(bmfleet::plan::unknown_host), help("{}", self.help()))]
+    UnknownHost {
+        /// The name as given.
+        name: String,
+        /// `--host` or `--exclude`.
+        flag: &'static str,
+        /// The closest host name, if any is close.
+        suggestion: Option<String>,
+    },
+    /// A host range (`r1-c[01-04]`, without `*` or `?`) none of whose names is a host.
+    #[error("no host in the fleet matches `{range}` (given to {flag})")]
+    #[diagnostic(code(bmfleet::plan::unknown_host), help("{}", self.help()))]
+    NoMatch {
+        /// The range item as given (one item of a comma-separated list).
+        range: String,
+        /// `--host` or `--exclude`.
+        flag: &'static str,
+        /// The range's first name and the host name closest to it, if any is close.
+        suggestion: Option<(String, String)>,
+    },
+    /// An argument that is not a host list (`r1-c[04-01]`, `r1-c[01-`).
+    #[error("{flag}: {error}")]
+    #[diagnostic(code(bmfleet::plan::invalid_host_range), help("{}", self.help()))]
+    Invalid {
+        /// `--host` or `--exclude`.
+        flag: &'static str,
+        /// Where and why it does not read.
+        error: HostlistError,
+    },
 }
 
 impl SelectError {
     fn help(&self) -> String {
-        match &self.suggestion {
-            Some(s) => format!("did you mean `{s}`?"),
-            None => "use a glob such as `r2-*` to match by pattern".to_string(),
+        match self {
+            Self::UnknownHost {
+                suggestion: Some(s),
+                ..
+            } => format!("did you mean `{s}`?"),
+            Self::NoMatch {
+                suggestion: Some((first, host)),
+                ..
+            } => {
+                let padding = first.replace('0', "") == host.replace('0', "");
+                format!(
+                    "its first name `{first}` is close to the host `{host}`{}",
+                    if padding {
+                        " (numbers keep their zero padding: `c[01-04]`, not `c[1-4]`)"
+                    } else {
+                        ""
+                    }
+                )
+            }
+            Self::UnknownHost { .. } | Self::NoMatch { .. } => {
+                "use a glob such as `r2-*` or a range such as `r2-c[01-04]` to match several hosts"
+                    .to_string()
+            }
+            Self::Invalid { .. } => {
+                "host ranges read as in pdsh and ClusterShell: `r1-c[01-04,07]`, `r[1-2]-c[01-02]`, items joined by `,`; globs use `*` and `?`"
+                    .to_string()
+            }
         }
+    }
+}
+
+/// The hosts one flag's arguments name: exact names (plain names and expanded ranges) and
+/// globs.
+struct Matcher {
+    names: HashSet<String>,
+    globs: Vec<String>,
+}
+
+impl Matcher {
+    /// Reads `patterns` given to `flag`; `fleet` is the fleet and `hosts` its names.
+    fn new(
+        patterns: &[String],
+        flag: &'static str,
+        fleet: &[Host],
+        hosts: &HashSet<&str>,
+    ) -> Result<Self, SelectError> {
+        let mut m = Matcher {
+            names: HashSet::new(),
+            globs: Vec::new(),
+        };
+        let closest = |name: &str| {
+            crate::spec::check::did_you_mean(name, fleet.iter().map(|h| h.name.as_str()))
+                .map(str::to_string)
+        };
+        for pattern in patterns {
+            let items = hostlist::expand_items(pattern)
+                .map_err(|error| SelectError::Invalid { flag, error })?;
+            for item in items {
+                if is_glob(item.text) {
+                    // Globs that match nothing are fine (`--exclude 'r9-*'` in a script).
+                    m.globs.extend(item.names);
+                } else if !item.names.iter().any(|n| hosts.contains(n.as_str())) {
+                    return Err(match item.names.as_slice() {
+                        [one] if one == item.text => SelectError::UnknownHost {
+                            name: one.clone(),
+                            flag,
+                            suggestion: closest(one),
+                        },
+                        names => SelectError::NoMatch {
+                            range: item.text.to_string(),
+                            flag,
+                            suggestion: names
+                                .first()
+                                .and_then(|first| Some((first.clone(), closest(first)?))),
+                        },
+                    });
+                } else {
+                    // A range may name hosts that do not exist (an empty slot of a rack), as
+                    // long as some do.
+                    m.names.extend(item.names);
+                }
+            }
+        }
+        Ok(m)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.names.is_empty() && self.globs.is_empty()
+    }
+
+    fn matches(&self, name: &str) -> bool {
+        self.names.contains(name) || self.globs.iter().any(|g| glob_match(g, name))
     }
 }
 
 /// The hosts of `fleet` that the options select, sorted by name.
 ///
+/// `--host` and `--exclude` arguments are host lists in the pdsh/ClusterShell form
+/// ([`hostlist::expand_items`]: `r1-c[01-04,07],r2-c01`, `r[1-2]-c[01-02]`) whose items may
+/// also be globs (`r2-*`, `*-c0?`, `r[1-2]-*`). A plain name must name a host; a range must
+/// name at least one (the others are ignored); globs may match nothing.
+///
 /// # Errors
-/// [`SelectError`] when a plain name (no `*` or `?`) in `--host` or `--exclude` names no
-/// host; globs that match nothing are fine.
+/// [`SelectError::UnknownHost`] when a plain name names no host (with the closest name, if
+/// any), [`SelectError::NoMatch`] when no name of a range is a host, and
+/// [`SelectError::Invalid`] when an argument is not a host list (it names the column).
 pub fn select_hosts<'a>(
     hosts: &'a [Host],
     opts: &PlanOptions,
 ) -> Result<Vec<&'a Host>, SelectError> {
-    for (flag, patterns) in [("--host", &opts.hosts), ("--exclude", &opts.exclude)] {
-        for p in patterns.iter().filter(|p| !is_glob(p)) {
-            if !hosts.iter().any(|h| h.name == *p) {
-                return Err(SelectError {
-                    name: p.clone(),
-                    flag,
-                    suggestion: crate::spec::check::did_you_mean(
-                        p,
-                        hosts.iter().map(|h| h.name.as_str()),
-                    )
-                    .map(str::to_string),
-                });
-            }
-        }
-    }
+    let names: HashSet<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+    let include = Matcher::new(&opts.hosts, "--host", hosts, &names)?;
+    let exclude = Matcher::new(&opts.exclude, "--exclude", hosts, &names)?;
     let mut out: Vec<&Host> = hosts
         .iter()
         .filter(|h| opts.selector.as_ref().is_none_or(|s| s.matches(&h.labels)))
-        .filter(|h| opts.hosts.is_empty() || opts.hosts.iter().any(|p| glob_match(p, &h.name)))
-        .filter(|h| !opts.exclude.iter().any(|p| glob_match(p, &h.name)))
+        .filter(|h| include.is_empty() || include.matches(&h.name))
+        .filter(|h| !exclude.matches(&h.name))
         .collect();
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
@@ -174,6 +284,128 @@ mod tests {
         assert!(glob_match("a*b*c", "aXXbYYc"));
         assert!(!glob_match("a*b*c", "aXXbYY"));
         assert!(glob_match("r1-c01", "r1-c01"));
+    }
+
+    fn fleet(names: &[&str]) -> Vec<Host> {
+        names
+            .iter()
+            .map(|n| Host {
+                name: n.to_string(),
+                labels: Default::default(),
+                name_span: Default::default(),
+                profiles: Vec::new(),
+                depends_on: Vec::new(),
+                depends_on_spans: Vec::new(),
+                settings: Default::default(),
+                tree: crate::spec::yaml::Node::new(
+                    crate::spec::yaml::Value::Null,
+                    Default::default(),
+                ),
+            })
+            .collect()
+    }
+
+    const FLEET: &[&str] = &[
+        "r1-c01", "r1-c02", "r1-c03", "r1-c04", "r1-c07", "r2-c01", "r2-c02", "r2-s01",
+    ];
+
+    fn select(hosts: &[&str], exclude: &[&str]) -> Result<Vec<String>, SelectError> {
+        let fleet = fleet(FLEET);
+        let opts = PlanOptions {
+            hosts: hosts.iter().map(|s| s.to_string()).collect(),
+            exclude: exclude.iter().map(|s| s.to_string()).collect(),
+            ..PlanOptions::default()
+        };
+        Ok(select_hosts(&fleet, &opts)?
+            .iter()
+            .map(|h| h.name.clone())
+            .collect())
+    }
+
+    #[test]
+    fn host_and_exclude_take_pdsh_ranges() {
+        assert_eq!(
+            select(&["r1-c[01-03,07]"], &[]).unwrap(),
+            ["r1-c01", "r1-c02", "r1-c03", "r1-c07"]
+        );
+        assert_eq!(
+            select(&["r[1-2]-c[01-02]"], &["r1-c02"]).unwrap(),
+            ["r1-c01", "r2-c01", "r2-c02"]
+        );
+        assert_eq!(
+            select(&["r1-c01,r2-*"], &["r2-s01"]).unwrap(),
+            ["r1-c01", "r2-c01", "r2-c02"]
+        );
+        assert_eq!(
+            select(&[], &["r1-c[01-04,07]", "r2-c0?"]).unwrap(),
+            ["r2-s01"]
+        );
+        // Names of a range that are not hosts (empty slots) are ignored when some are.
+        assert_eq!(select(&["r1-c[04-06]"], &[]).unwrap(), ["r1-c04"]);
+        // A range with a glob follows glob rules.
+        assert_eq!(select(&["r[1-2]-s*"], &[]).unwrap(), ["r2-s01"]);
+        assert_eq!(select(&["r[3-4]-*", "r2-s01"], &[]).unwrap(), ["r2-s01"]);
+    }
+
+    #[test]
+    fn unknown_names_and_empty_ranges_are_errors() {
+        let e = select(&["r1-c1"], &[]).unwrap_err();
+        assert!(
+            matches!(&e, SelectError::UnknownHost { name, flag: "--host", suggestion: Some(_) } if name == "r1-c1"),
+            "{e:?}"
+        );
+        // Each name of a comma list must exist.
+        let e = select(&["r1-c01,r1-c05"], &[]).unwrap_err();
+        assert!(
+            matches!(&e, SelectError::UnknownHost { name, .. } if name == "r1-c05"),
+            "{e:?}"
+        );
+        let e = select(&[], &["r1-c[1-4]"]).unwrap_err();
+        assert_eq!(
+            e,
+            SelectError::NoMatch {
+                range: "r1-c[1-4]".into(),
+                flag: "--exclude",
+                suggestion: Some(("r1-c1".into(), "r1-c01".into())),
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "no host in the fleet matches `r1-c[1-4]` (given to --exclude)"
+        );
+        assert!(
+            format!("{:?}", miette::Diagnostic::help(&e).map(|h| h.to_string()))
+                .contains("zero padding")
+        );
+        let e = select(&["r1-x[01-02]"], &[]).unwrap_err();
+        let help = miette::Diagnostic::help(&e).map(|h| h.to_string());
+        assert_eq!(
+            help.as_deref(),
+            Some("its first name `r1-x01` is close to the host `r1-c01`")
+        );
+        let e = select(&["zz[1-2]"], &[]).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                SelectError::NoMatch {
+                    suggestion: None,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let e = select(&["r1-c[04-01]"], &[]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "--host: invalid host range `r1-c[04-01]`: range `04-01` runs backwards (column 6)"
+        );
+        assert!(matches!(
+            select(&[], &["r1-c[01-"]).unwrap_err(),
+            SelectError::Invalid {
+                flag: "--exclude",
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -87,7 +87,7 @@ pub struct DiffGroup {
     pub disruption: Disruption,
     /// The hosts, sorted.
     pub hosts: Vec<String>,
-    /// The hosts compressed into ranges (`r1-c01..r1-c04, r2-c01`).
+    /// The hosts folded into the pdsh/ClusterShell form (`r1-c[01-04],r2-c01`).
     pub host_ranges: String,
     /// What caused it (usually one profile line).
     pub causes: Vec<Cause>,

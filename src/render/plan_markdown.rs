@@ -142,9 +142,10 @@ pub fn render(plan: &Plan) -> String {
             let who = if names.len() == 1 {
                 format!("<b>{}</b>", escape(&names[0]))
             } else {
+                // Inside the HTML block Markdown escapes are not read: `\[` would show.
                 format!(
                     "<b>{}</b> ({})",
-                    escape(&hostlist::compress_limited(&names, LIST_ITEMS)),
+                    escape_html(&hostlist::compress_limited(&names, LIST_ITEMS)),
                     count(names.len(), "host", "hosts")
                 )
             };
@@ -415,6 +416,13 @@ fn rollout_block(plan: &Plan) -> String {
     s
 }
 
+/// `s` escaped for HTML text (`&`, `<`, `>`), for places where Markdown is not read.
+fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 /// Escapes text for Markdown and inline HTML.
 fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -452,6 +460,7 @@ mod tests {
     #[test]
     fn escapes_markdown_and_html() {
         assert_eq!(escape("a<b>|*c_"), "a&lt;b&gt;\\|\\*c\\_");
+        assert_eq!(escape_html("r1-c[01-02]&<x>"), "r1-c[01-02]&amp;&lt;x&gt;");
         assert_eq!(fence_safe("x```y"), "x'''y");
     }
 

@@ -63,7 +63,7 @@ fn golden(name: &str, actual: &str) {
         .unwrap_or_else(|e| panic!("{}: {e}; run with BMFLEET_BLESS=1", path.display()));
     assert!(
         expected == actual,
-        "{} is out of date; run `BMFLEET_BLESS=1 cargo test --test plan_render` and review the diff.\n--- actual ---\n{actual}",
+        "{} is out of date; run `BMFLEET_BLESS=1 cargo test --test it plan_render` and review the diff.\n--- actual ---\n{actual}",
         path.display()
     );
 }
@@ -90,7 +90,7 @@ fn text_plan_has_groups_markers_pending_drift_and_errors() {
     let first_host_at = text.find("\n# r1-c01:").unwrap();
     assert!(groups_at < first_host_at);
     assert!(text.contains("  ~ bios: SriovGlobalEnable = \"Disabled\" -> \"Enabled\"\n"));
-    assert!(text.contains("on 7 hosts: r1-c01..r1-c04, r2-c01..r2-c03 [reboot]"));
+    assert!(text.contains("on 7 hosts: r1-c[01-04],r2-c[01-03] [reboot]"));
     // Pending, replaced staged value, drift.
     assert!(
         text.contains("~ LogicalProc = \"Enabled\" -> \"Disabled\" (pending, applies on reset)")
@@ -259,9 +259,7 @@ fn markdown_has_banner_details_diff_blocks_and_footer() {
     let md = plan_markdown::render(&p);
     assert!(md.starts_with("## bmfleet plan: 9 hosts to change\n"));
     assert!(md.contains("| Hosts | To change | Settings | Reboots |"));
-    assert!(md.contains(
-        "> [!WARNING]\n> **9 hosts are rebooted**: r1-c01..r1-c04, r1-d01, r2-c01..r2-c04\n"
-    ));
+    assert!(md.contains("> [!WARNING]\n> **9 hosts are rebooted**: r[1-2]-c[01-04],r1-d01\n"));
     assert!(md.contains(
         "<details><summary><code>~ bios: SriovGlobalEnable</code> on 7 hosts (reboot)</summary>"
     ));

@@ -22,7 +22,7 @@ fn committed_plan_schema_is_up_to_date() {
     let committed = std::fs::read_to_string(PATH).unwrap_or_default();
     assert!(
         committed == generated,
-        "{PATH} is out of date; run `BMFLEET_BLESS=1 cargo test --test plan_schema` and commit it"
+        "{PATH} is out of date; run `BMFLEET_BLESS=1 cargo test --test it plan_schema` and commit it"
     );
 }
 
