@@ -27,6 +27,7 @@
 
 pub mod cli;
 pub mod engine;
+pub mod ops;
 pub mod os;
 pub mod plan;
 pub mod redfish;

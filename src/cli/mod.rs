@@ -88,9 +88,16 @@ pub enum Command {
     /// Read the live state of every selected host over Redfish and print the plan: what
     /// would change, pending values, disruption, order and rollout batches.
     #[command(
-        after_help = "Examples:\n  bmfleet plan --simulate --fleet examples/fleet\n  bmfleet plan -l rack=r1 --format markdown --out plan.json\n  bmfleet plan --detailed-exitcode   # 0 no changes, 2 changes, 1 error\n\nCredentials come from the environment variables named in the Fleet's spec.credentials."
+        after_help = "Examples:\n  bmfleet plan --simulate --fleet examples/fleet\n  bmfleet plan -l rack=r1 --format markdown --out plan.json\n  bmfleet plan --detailed-exitcode   # 0 no changes, 2 changes, 1 error\n  bmfleet plan --sim-url http://127.0.0.1:8000 --fleet examples/fleet   # a running `bmfleet sim`\n\nCredentials come from the environment variables named in the Fleet's spec.credentials."
     )]
     Plan(plan::PlanArgs),
+    /// Re-render a saved plan (`bmfleet plan --out FILE`) as text, markdown or JSON, without
+    /// reading specs or BMCs.
+    #[command(
+        name = "show-plan",
+        after_help = "Examples:\n  bmfleet plan --simulate --fleet examples/fleet --out plan.json\n  bmfleet show-plan plan.json\n  bmfleet show-plan plan.json --format markdown"
+    )]
+    ShowPlan(plan::ShowPlanArgs),
     /// Serve a simulated Redfish fleet (BMC and DPU per host) seeded from the specs, with
     /// drift, latency and fault injection, on 127.0.0.1.
     #[command(
@@ -222,6 +229,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> miette::Result<ExitCode> {
         Command::Explain(args) => explain::run(&cli.global, &ctx, &args, out),
         Command::Diff(args) => diff::run(&cli.global, &ctx, &args, out),
         Command::Plan(args) => plan::run(&cli.global, &ctx, &args, out),
+        Command::ShowPlan(args) => plan::show(&ctx, &args, out),
         Command::Sim(args) => sim::run(&cli.global, &ctx, &args, out),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
