@@ -33,5 +33,6 @@ pub mod plan;
 pub mod redfish;
 pub mod render;
 pub mod secret;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod spec;

@@ -6,6 +6,7 @@ mod explain;
 mod graph;
 mod plan;
 mod show;
+#[cfg(feature = "sim")]
 mod sim;
 mod validate;
 
@@ -98,6 +99,7 @@ pub enum Command {
         after_help = "Examples:\n  bmfleet plan --simulate --fleet examples/fleet --out plan.json\n  bmfleet show-plan plan.json\n  bmfleet show-plan plan.json --format markdown"
     )]
     ShowPlan(plan::ShowPlanArgs),
+    #[cfg(feature = "sim")]
     /// Serve a simulated Redfish fleet (BMC and DPU per host) seeded from the specs, with
     /// drift, latency and fault injection, on 127.0.0.1.
     #[command(
@@ -230,6 +232,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> miette::Result<ExitCode> {
         Command::Diff(args) => diff::run(&cli.global, &ctx, &args, out),
         Command::Plan(args) => plan::run(&cli.global, &ctx, &args, out),
         Command::ShowPlan(args) => plan::show(&ctx, &args, out),
+        #[cfg(feature = "sim")]
         Command::Sim(args) => sim::run(&cli.global, &ctx, &args, out),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();

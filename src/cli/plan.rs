@@ -91,15 +91,7 @@ pub fn run(
         Progress::Auto if std::io::stderr().is_terminal() => Arc::new(BarReporter::new()),
         _ => Arc::new(NullReporter),
     };
-    let source = match (&args.sim_url, args.simulate) {
-        (Some(url), _) => LiveSource::SimUrl(url.clone()),
-        (None, true) => LiveSource::Simulate {
-            seed: args.seed,
-            drift_rate: args.drift_rate,
-            factory_rate: args.factory_rate,
-        },
-        (None, false) => LiveSource::Redfish,
-    };
+    let (source, sim) = live_source(&fleet, args)?;
     let req = PlanRequest {
         selector: args.selector.clone(),
         hosts: args.hosts.clone(),
@@ -108,8 +100,101 @@ pub fn run(
         source,
         out: args.out.clone(),
     };
-    let plan = plan_fleet(&fleet, &g.fleet, &req, reporter)?.plan;
-    render(&plan, args.format, ctx, args.detailed_exitcode, out)
+    let planned = plan_fleet(&fleet, &g.fleet, &req, reporter);
+    sim.stop();
+    render(
+        &planned?.plan,
+        args.format,
+        ctx,
+        args.detailed_exitcode,
+        out,
+    )
+}
+
+/// A simulator this command started (`--simulate`), stopped once the plan is made.
+#[derive(Default)]
+struct SimRun {
+    #[cfg(feature = "sim")]
+    running: Option<(tokio::runtime::Runtime, crate::sim::SimHandle)>,
+}
+
+impl SimRun {
+    fn stop(self) {
+        #[cfg(feature = "sim")]
+        if let Some((runtime, sim)) = self.running {
+            runtime.block_on(sim.shutdown());
+        }
+    }
+}
+
+/// Where `args` say live state comes from. The simulator is wired in here, by the CLI: it
+/// hands `ops` endpoint overrides and its credential, so neither `ops` nor the engine
+/// imports it.
+#[cfg(feature = "sim")]
+fn live_source(
+    fleet: &crate::spec::LoadedFleet,
+    args: &PlanArgs,
+) -> miette::Result<(LiveSource, SimRun)> {
+    use crate::sim::targets::{credential, overrides, overrides_for_url};
+    let all: Vec<&crate::spec::Host> = fleet.hosts.iter().collect();
+    match (&args.sim_url, args.simulate) {
+        (Some(url), _) => Ok((
+            LiveSource::Redirected {
+                overrides: overrides_for_url(url, &all),
+                credential: credential(),
+            },
+            SimRun::default(),
+        )),
+        (None, true) => {
+            // The simulated fleet is the whole fleet, whatever the filters select: the live
+            // state does not depend on which hosts one looks at.
+            let (config, _drift) = crate::sim::from_spec::from_spec(
+                &all,
+                crate::sim::from_spec::Seeding {
+                    seed: args.seed,
+                    drift_rate: args.drift_rate,
+                    factory_rate: args.factory_rate,
+                },
+            );
+            // The simulator serves from this runtime's worker threads while `plan_fleet`
+            // runs its own.
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|e| miette::miette!("cannot start the async runtime: {e}"))?;
+            let sim = runtime
+                .block_on(crate::sim::SimServer::start(config))
+                .map_err(|e| miette::miette!("starting the simulator: {e}"))?;
+            let source = LiveSource::Redirected {
+                overrides: overrides(&sim, &all),
+                credential: credential(),
+            };
+            Ok((
+                source,
+                SimRun {
+                    running: Some((runtime, sim)),
+                },
+            ))
+        }
+        (None, false) => Ok((LiveSource::Redfish, SimRun::default())),
+    }
+}
+
+/// Without the `sim` feature only real BMCs can be read.
+#[cfg(not(feature = "sim"))]
+fn live_source(
+    _fleet: &crate::spec::LoadedFleet,
+    args: &PlanArgs,
+) -> miette::Result<(LiveSource, SimRun)> {
+    if args.simulate || args.sim_url.is_some() {
+        return Err(miette::miette!(
+            code = "bmfleet::cli::no_sim",
+            help = "build bmfleet with its default features (`cargo install --path .`)",
+            "this bmfleet was built without the `sim` feature: --simulate and --sim-url are unavailable"
+        ));
+    }
+    Ok((LiveSource::Redfish, SimRun::default()))
 }
 
 /// Renders `plan` in `format` and returns the exit status: 1 when the plan has errors; with

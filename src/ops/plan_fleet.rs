@@ -1,6 +1,6 @@
 //! `plan_fleet`: select hosts, refresh their live state through the providers, plan, save.
 
-use crate::engine::targets::{CredentialSource, targets_for};
+use crate::engine::targets::{Credential, CredentialSource, EndpointOverrides, targets_for};
 use crate::engine::{Provider, RefreshOptions, Reporter, refresh};
 use crate::plan::{Plan, PlanOptions, select_hosts};
 use crate::redfish::ClientOptions;
@@ -12,22 +12,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Where live state is read from.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum LiveSource {
     /// The real BMCs named in the specs, with credentials from the environment.
     Redfish,
-    /// An in-process simulated fleet seeded from the specs (`--simulate`).
-    Simulate {
-        /// Seed of the drift.
-        seed: u64,
-        /// Fraction of hosts that drift.
-        drift_rate: f64,
-        /// Fraction of hosts whose BIOS is at factory values.
-        factory_rate: f64,
+    /// Every host's BMC (and DPU BMC) at the URLs given here, logged in with one credential:
+    /// how the caller points a run at a simulator (`--simulate`, `--sim-url`) without `ops`
+    /// or the engine knowing about it. Hosts missing from `overrides` keep their spec
+    /// endpoints.
+    Redirected {
+        /// Host name -> (BMC URL, DPU BMC URL).
+        overrides: EndpointOverrides,
+        /// The account every redirected BMC accepts.
+        credential: Credential,
     },
-    /// A running `bmfleet sim` at this base URL (`--sim-url`); its state persists between
-    /// commands.
-    SimUrl(String),
 }
 
 /// What to plan.
@@ -162,39 +160,15 @@ async fn read_live(
                 vec![Arc::new(RedfishProvider::new(targets, client))];
             Ok(refresh(selected, files, &providers, refresh_opts, reporter).await)
         }
-        LiveSource::SimUrl(base) => {
-            let creds = CredentialSource::Fixed(crate::sim::targets::credential());
-            let overrides = crate::sim::targets::overrides_for_url(base, selected);
-            let targets = targets_for(selected, &creds, fleet_dir, Some(&overrides));
+        LiveSource::Redirected {
+            overrides,
+            credential,
+        } => {
+            let creds = CredentialSource::Fixed(credential.clone());
+            let targets = targets_for(selected, &creds, fleet_dir, Some(overrides));
             let providers: Vec<Arc<dyn Provider>> =
                 vec![Arc::new(RedfishProvider::new(targets, client))];
             Ok(refresh(selected, files, &providers, refresh_opts, reporter).await)
-        }
-        LiveSource::Simulate {
-            seed,
-            drift_rate,
-            factory_rate,
-        } => {
-            // The simulated fleet is the whole fleet, whatever the filters select: the live
-            // state does not depend on which hosts one looks at.
-            let everything: Vec<&Host> = fleet.hosts.iter().collect();
-            let (config, _drift) = crate::sim::from_spec::from_spec(
-                &everything,
-                crate::sim::from_spec::Seeding {
-                    seed: *seed,
-                    drift_rate: *drift_rate,
-                    factory_rate: *factory_rate,
-                },
-            );
-            let sim = crate::sim::SimServer::start(config)
-                .await
-                .map_err(|e| miette::miette!("starting the simulator: {e}"))?;
-            let targets = crate::sim::targets::simulated_targets(&sim, selected, fleet_dir);
-            let providers: Vec<Arc<dyn Provider>> =
-                vec![Arc::new(RedfishProvider::new(targets, client))];
-            let result = refresh(selected, files, &providers, refresh_opts, reporter).await;
-            sim.shutdown().await;
-            Ok(result)
         }
     }
 }

@@ -145,6 +145,7 @@ fn bios_observation(resource: Option<&Resource>, state: &SystemState) -> Option<
         ),
     );
     obs.capabilities.apply_times = bios.supported_apply_times.clone();
+    obs.pending_unknown = bios.pending_unknown.clone();
     Some(obs)
 }
 
@@ -560,6 +561,7 @@ impl Provider for RedfishProvider {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -601,5 +603,23 @@ mod tests {
         assert_eq!(power_label("PoweringOn"), "On");
         assert_eq!(power_label("PoweringOff"), "Off");
         assert_eq!(power_label("Paused"), "Paused");
+    }
+
+    #[test]
+    fn an_unreadable_settings_object_leaves_current_values_and_marks_pending_unknown() {
+        let state = SystemState {
+            bios: Some(super::super::BiosState {
+                attributes: [("LogicalProc".to_string(), json!("Enabled"))].into(),
+                pending_unknown: Some("HTTP 403 on /redfish/v1/Systems/1/Bios/Settings".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let obs = bios_observation(None, &state).unwrap();
+        assert_eq!(obs.current("LogicalProc"), Some(&json!("Enabled")));
+        assert_eq!(
+            obs.pending_unknown.as_deref(),
+            Some("HTTP 403 on /redfish/v1/Systems/1/Bios/Settings")
+        );
     }
 }
