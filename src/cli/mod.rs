@@ -292,6 +292,26 @@ pub fn write_out(out: &mut dyn Write, text: &str) -> miette::Result<()> {
     }
 }
 
+/// Loads the fleet through [`crate::ops::load_valid`] and renders its failure: a source
+/// error as it is, spec errors as the diagnostics report (for commands that need a valid
+/// fleet).
+///
+/// # Errors
+/// When the specs cannot be read or have errors.
+pub fn load_valid(g: &GlobalArgs, ctx: &Ctx) -> miette::Result<LoadedFleet> {
+    match crate::ops::load_valid(&LoadOptions {
+        fleet_dir: g.fleet.clone(),
+        revision: g.revision.clone(),
+    }) {
+        Ok(fleet) => Ok(fleet),
+        Err(crate::ops::FleetError::Source(e)) => Err(e.into()),
+        Err(crate::ops::FleetError::Invalid(fleet)) => {
+            require_valid(&fleet, ctx)?;
+            Ok(*fleet)
+        }
+    }
+}
+
 /// Fails with a report listing the diagnostics when the fleet has errors (for commands that
 /// need a valid fleet).
 ///

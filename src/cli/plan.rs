@@ -84,8 +84,7 @@ pub fn run(
     args: &PlanArgs,
     out: &mut dyn Write,
 ) -> miette::Result<ExitCode> {
-    let fleet = super::load(g)?;
-    super::require_valid(&fleet, ctx)?;
+    let fleet = super::load_valid(g, ctx)?;
     let reporter: Arc<dyn Reporter> = match args.progress {
         Progress::Ndjson => Arc::new(NdjsonReporter::new(std::io::stderr())),
         Progress::Auto if std::io::stderr().is_terminal() => Arc::new(BarReporter::new()),

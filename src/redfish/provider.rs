@@ -415,7 +415,10 @@ impl RedfishProvider {
             Ok(detail) => Ok(StepOutcome { requests, detail }),
             Err(e) => Err(ApplyError {
                 error: read_error(bmc, &e),
-                outcome_unknown: matches!(e, RedfishError::Timeout { .. }),
+                outcome_unknown: matches!(
+                    e,
+                    RedfishError::Timeout { .. } | RedfishError::WriteOutcomeUnknown { .. }
+                ),
             }),
         }
     }
