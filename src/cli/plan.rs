@@ -18,9 +18,15 @@ pub struct PlanArgs {
     #[arg(long, short = 'o', value_name = "FILE")]
     pub out: Option<std::path::PathBuf>,
     /// Exit 0 when there are no changes, 2 when there are changes, 1 on errors (Terraform's
-    /// -detailed-exitcode).
+    /// -detailed-exitcode). Resources that could not be observed (listed as not observed,
+    /// e.g. OS state until the SSH reader lands) are not changes: they do not make the exit
+    /// code 2; add --require-observed to make them fail.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Exit 1 when any resource in scope was not observed, so that a drift check cannot pass
+    /// on state it did not read.
+    #[arg(long)]
+    pub require_observed: bool,
     /// Only hosts whose labels match this selector (kubectl syntax: `rack=r1,role in (compute)`).
     #[arg(long, short = 'l', value_name = "SELECTOR")]
     pub selector: Option<String>,
@@ -105,7 +111,10 @@ pub fn run(
         &planned?.plan,
         args.format,
         ctx,
-        args.detailed_exitcode,
+        ExitPolicy {
+            detailed: args.detailed_exitcode,
+            require_observed: args.require_observed,
+        },
         out,
     )
 }
@@ -196,8 +205,18 @@ fn live_source(
     Ok((LiveSource::Redfish, SimRun::default()))
 }
 
-/// Renders `plan` in `format` and returns the exit status: 1 when the plan has errors; with
-/// `detailed_exitcode`, 2 when it has changes; else 0.
+/// How a plan maps to the exit status.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExitPolicy {
+    /// `--detailed-exitcode`: 2 when the plan has changes.
+    pub detailed: bool,
+    /// `--require-observed`: 1 when a resource in scope was not observed.
+    pub require_observed: bool,
+}
+
+/// Renders `plan` in `format` and returns the exit status: 1 when the plan has errors (or,
+/// with `require_observed`, unobserved resources); with `detailed`, 2 when it has changes;
+/// else 0.
 ///
 /// # Errors
 /// When the output cannot be written.
@@ -205,7 +224,7 @@ pub fn render(
     plan: &crate::plan::Plan,
     format: Format,
     ctx: &Ctx,
-    detailed_exitcode: bool,
+    policy: ExitPolicy,
     out: &mut dyn Write,
 ) -> miette::Result<ExitCode> {
     let text = match format {
@@ -217,7 +236,14 @@ pub fn render(
     if plan.has_errors() {
         return Ok(ExitCode::from(1));
     }
-    Ok(if detailed_exitcode && plan.has_changes() {
+    if policy.require_observed && plan.summary.unobserved > 0 {
+        super::warn(&format!(
+            "error: {} resources were not observed and --require-observed is set",
+            plan.summary.unobserved
+        ));
+        return Ok(ExitCode::from(1));
+    }
+    Ok(if policy.detailed && plan.has_changes() {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
@@ -236,6 +262,9 @@ pub struct ShowPlanArgs {
     /// Exit 0 when the plan has no changes, 2 when it has, 1 when it has errors.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Exit 1 when the plan lists resources that were not observed.
+    #[arg(long)]
+    pub require_observed: bool,
 }
 
 /// `bmfleet show-plan FILE`: re-renders a saved plan without reading specs or BMCs, as
@@ -277,5 +306,9 @@ pub fn show(ctx: &Ctx, args: &ShowPlanArgs, out: &mut dyn Write) -> miette::Resu
             path.display()
         )
     })?;
-    render(&plan, args.format, ctx, args.detailed_exitcode, out)
+    let policy = ExitPolicy {
+        detailed: args.detailed_exitcode,
+        require_observed: args.require_observed,
+    };
+    render(&plan, args.format, ctx, policy, out)
 }

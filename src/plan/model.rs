@@ -286,6 +286,9 @@ pub struct PlanHost {
     pub changes: Vec<Change>,
     /// Number of compared settings that already match.
     pub unchanged: usize,
+    /// Resources whose live state was read and compared with the spec.
+    #[serde(default)]
+    pub observed: usize,
     /// Resources not compared because their state is not read yet.
     pub unobserved: Vec<Unobserved>,
     /// The apply steps in dependency order (empty: nothing to do).
@@ -344,6 +347,9 @@ pub struct Summary {
     pub pending: usize,
     /// Hosts that could not be planned, plus plan-level errors.
     pub errors: usize,
+    /// Resources whose live state was read and compared.
+    #[serde(default)]
+    pub observed: usize,
     /// Resources not compared (state not read yet).
     pub unobserved: usize,
 }

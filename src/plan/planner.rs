@@ -222,6 +222,7 @@ fn evaluate_host(host: &Host, observed: Option<&ObservedHost>, opts: &PlanOption
             });
             continue;
         };
+        eval.host.observed += 1;
         if let Some(why) = &obs.pending_unknown {
             eval.host.notes.push(format!(
                 "{}: the staged values could not be read ({why}); only the current values were compared",
@@ -569,6 +570,7 @@ fn summarize(hosts: &[PlanHost], plan_errors: usize) -> Summary {
             .count(),
         pending: hosts.iter().map(PlanHost::pending).sum(),
         errors: hosts.iter().filter(|h| h.error.is_some()).count() + plan_errors,
+        observed: hosts.iter().map(|h| h.observed).sum(),
         unobserved: hosts.iter().map(|h| h.unobserved.len()).sum(),
     }
 }

@@ -76,7 +76,9 @@ pub fn count(n: usize, one: &str, many: &str) -> String {
 }
 
 /// The summary line: `Plan: 9 hosts to change, 23 settings, 7 reboots.` (with
-/// `, 2 reprovisions` when there are any), or `No changes. The fleet matches the spec.`
+/// `, 2 reprovisions` when there are any), or `No changes. The fleet matches the spec.` only
+/// when every resource in scope was observed; else `No changes in 80 observed resources; 150
+/// not observed.` (a plan never vouches for state it did not read).
 pub fn summary_line(plan: &Plan) -> String {
     let s = &plan.summary;
     if !plan.has_changes() {
@@ -88,6 +90,13 @@ pub fn summary_line(plan: &Plan) -> String {
             return format!(
                 "No changes on the {} that could be read; the others could not be planned.",
                 count(read, "host", "hosts")
+            );
+        }
+        if s.unobserved > 0 {
+            return format!(
+                "No changes in {}; {} not observed.",
+                count(s.observed, "observed resource", "observed resources"),
+                s.unobserved
             );
         }
         return "No changes. The fleet matches the spec.".to_string();

@@ -152,12 +152,36 @@ fn summary_line_forms() {
         plan_text::summary_line(&p),
         "Plan: 1 host to change, 1 setting, 1 reboot."
     );
-    let p = plan(&[h], &converged_all(&[h]), &options(&f));
+    // Only a plan that observed every resource in scope says the fleet matches.
+    let bmc_only = host(
+        "n1",
+        &[],
+        &[],
+        settings(json!({"bios": {"attributes": {"LogicalProc": "Enabled"}}})),
+    );
+    let p = plan(
+        &[&bmc_only],
+        &converged_all(&[&bmc_only]),
+        &PlanOptions::default(),
+    );
+    assert_eq!(p.summary.unobserved, 0, "{:?}", p.hosts[0].unobserved);
     assert_eq!(
         plan_text::summary_line(&p),
         "No changes. The fleet matches the spec."
     );
     assert!(plan_text::render(&p, false).contains("No changes. The fleet matches the spec.\n"));
+    // A plan never vouches for what it did not read: r1-c01's OS state is not observed.
+    let p = plan(&[h], &converged_all(&[h]), &options(&f));
+    assert!(!p.has_changes());
+    assert!(p.summary.unobserved > 0 && p.summary.observed > 0);
+    assert_eq!(
+        plan_text::summary_line(&p),
+        format!(
+            "No changes in {} observed resources; {} not observed.",
+            p.summary.observed, p.summary.unobserved
+        )
+    );
+    assert!(!plan_text::render(&p, false).contains("matches the spec"));
 }
 
 /// A host whose spec sets a password-like BIOS attribute (validation rejects this in a repo,
