@@ -6,3 +6,5 @@
 //! *not refreshed* (`Unobserved`) instead of guessing, and `bmfleet diff` covers OS settings
 //! from the specs alone. The provider plugs into the same plan through
 //! [`crate::plan::observed`] when it lands.
+
+pub mod transport;
