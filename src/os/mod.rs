@@ -7,4 +7,6 @@
 //! from the specs alone. The provider plugs into the same plan through
 //! [`crate::plan::observed`] when it lands.
 
+pub mod iproute;
+pub mod probe;
 pub mod transport;
