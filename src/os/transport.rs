@@ -44,7 +44,7 @@ pub enum Transport {
     /// `sh -s` on this machine with `BMFLEET_SYSROOT=<sysroot>` in its environment, so a
     /// script reads `<sysroot>/proc`, `<sysroot>/sys`, ... instead of the real ones. An empty
     /// path (or `/`) reads this machine's real files. The environment is cleared except
-    /// `PATH`.
+    /// `PATH`. On timeout the shell is killed, not processes it started in the background.
     Local {
         /// The fake root directory; relative paths are made absolute.
         sysroot: PathBuf,
@@ -66,6 +66,8 @@ pub struct SshTarget {
     pub identity_file: Option<PathBuf>,
     /// Jump host (`-J`, `user@host:port`).
     pub jump_host: Option<String>,
+    /// An ssh_config(5) file used instead of `~/.ssh/config` (`-F`), for tests and CI.
+    pub config_file: Option<PathBuf>,
     /// Run scripts through `sudo -n` (for a non-root login user; never prompts).
     pub sudo: bool,
     /// Directory for the multiplexing sockets; created `0700` if missing and refused if open
@@ -87,6 +89,7 @@ impl SshTarget {
             user: None,
             identity_file: None,
             jump_host: None,
+            config_file: None,
             sudo: false,
             control_dir: control_dir.into(),
             connect_timeout: Duration::from_secs(10),
@@ -137,6 +140,10 @@ impl SshTarget {
         let dir = dir.trim_end_matches('/');
         let connect = self.connect_timeout.as_secs().max(1);
         let mut argv: Vec<OsString> = vec!["ssh".into(), "-T".into()];
+        if let Some(config) = &self.config_file {
+            argv.push("-F".into());
+            argv.push(config.into());
+        }
         for opt in [
             "BatchMode=yes".to_string(),
             "StrictHostKeyChecking=yes".to_string(),
@@ -705,5 +712,46 @@ mod tests {
             .unwrap();
         let want = format!("{}|2|x y|'q'|", tmp.path().display());
         assert_eq!(String::from_utf8(out.stdout).unwrap(), want);
+    }
+
+    #[tokio::test]
+    async fn slow_commands_time_out_and_are_killed() {
+        let mut cmd = tokio::process::Command::new("sh");
+        cmd.args(["-s"]);
+        let start = std::time::Instant::now();
+        let err = run(
+            cmd,
+            "h",
+            "sh -s",
+            "exec sleep 30",
+            Duration::from_millis(300),
+        )
+        .await
+        .unwrap_err();
+        assert!(start.elapsed() < Duration::from_secs(10));
+        let msg = err.to_string();
+        assert!(matches!(err, TransportError::Timeout { .. }), "{msg}");
+        assert_eq!(
+            msg,
+            "h: `sh -s` did not finish within 0.3 s and was stopped"
+        );
+    }
+
+    #[test]
+    fn ssh_argv_config_file_and_key() {
+        let mut t = SshTarget::new("h", "/tmp/bm");
+        t.config_file = Some("/etc/bmfleet/ssh_config".into());
+        t.identity_file = Some("/home/ops/.ssh/id_ed25519".into());
+        t.jump_host = Some("ops@bastion:2222".into());
+        let argv = strs(&t.argv(&[]).unwrap());
+        let joined = argv.join(" ");
+        assert!(
+            joined.starts_with("ssh -T -F /etc/bmfleet/ssh_config -o "),
+            "{joined}"
+        );
+        assert!(
+            joined.contains(" -i /home/ops/.ssh/id_ed25519 -J ops@bastion:2222 -- h "),
+            "{joined}"
+        );
     }
 }
