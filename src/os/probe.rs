@@ -346,7 +346,7 @@ pub struct CloudInit {
 // The script's raw document (see the header of probe.sh).
 #[derive(Deserialize)]
 struct Raw {
-    probe_version: u32,
+    // `probe_version` is checked before (see `Probe::parse`).
     #[serde(default)]
     sysroot: bool,
     os_release: Option<String>,
@@ -522,7 +522,6 @@ impl Probe {
 
     fn from_raw(raw: Raw) -> Probe {
         let mut errors = raw.errors;
-        debug_assert_eq!(raw.probe_version, PROBE_VERSION);
 
         let (links, addrs) = match raw.ip {
             Some(ip) => (
