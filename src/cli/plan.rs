@@ -1,11 +1,13 @@
 use super::{Ctx, GlobalArgs, write_out};
 use crate::engine::{NullReporter, Reporter};
-use crate::ops::{LiveSource, PlanRequest, plan_fleet};
+use crate::ops::{LiveSource, OsSource, PlanRequest, plan_fleet};
+use crate::os::provider::SshOptions;
 use crate::render::progress::{BarReporter, NdjsonReporter};
 use clap::{Args, ValueEnum};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// `bmfleet plan` options.
 #[derive(Debug, Args)]
@@ -51,6 +53,13 @@ pub struct PlanArgs {
     /// `http://127.0.0.1:8000`); its state persists between commands.
     #[arg(long, value_name = "URL")]
     pub sim_url: Option<String>,
+    /// Do not read the hosts' OS over SSH: OS resources (network, SR-IOV, hugepages, kernel
+    /// arguments, sysctl, sysfs, cloud-init) are listed as not observed.
+    #[arg(long)]
+    pub no_os: bool,
+    /// An ssh_config file for the OS reads (`ssh -F FILE`) instead of ~/.ssh/config.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_os")]
+    pub ssh_config: Option<std::path::PathBuf>,
     /// With --simulate: seed of the simulated drift.
     #[arg(long, default_value_t = 29, requires = "simulate")]
     pub seed: u64,
@@ -97,7 +106,20 @@ pub fn run(
         _ => Arc::new(NullReporter),
     };
     let (source, sim) = live_source(&fleet, args)?;
+    let os = if args.no_os {
+        OsSource::Skip("not read in this run (--no-os)".into())
+    } else if args.simulate || args.sim_url.is_some() {
+        OsSource::Skip("the simulator has no OS facet yet".into())
+    } else {
+        OsSource::Ssh(SshOptions {
+            control_dir: std::env::temp_dir().join(format!("bmfleet-ssh-{}", std::process::id())),
+            connect_timeout: Duration::from_secs(10),
+            command_timeout: Duration::from_secs(120),
+            config_file: args.ssh_config.clone(),
+        })
+    };
     let req = PlanRequest {
+        os,
         selector: args.selector.clone(),
         hosts: args.hosts.clone(),
         exclude: args.exclude.clone(),

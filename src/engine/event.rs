@@ -12,6 +12,8 @@ pub enum BmcRole {
     Bmc,
     /// The DPU's BMC.
     Dpu,
+    /// The host's operating system, over SSH.
+    Os,
 }
 
 /// Something that happened during a refresh (read of live state).

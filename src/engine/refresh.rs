@@ -17,8 +17,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Why OS-side resources are not compared yet.
-pub const OS_NOT_READ: &str = "OS state is read over SSH, not available yet";
+/// Why OS-side resources are not compared when no OS provider takes part in a run
+/// (`plan --no-os`).
+pub const OS_NOT_READ: &str = "the OS was not read in this run (--no-os)";
 
 /// Options of a refresh.
 #[derive(Debug, Clone)]

@@ -7,4 +7,4 @@ pub mod fleet;
 pub mod plan_fleet;
 
 pub use fleet::{FleetError, load_valid};
-pub use plan_fleet::{LiveSource, PlanOutcome, PlanRequest, plan_fleet};
+pub use plan_fleet::{LiveSource, OsSource, PlanOutcome, PlanRequest, plan_fleet};

@@ -2,11 +2,13 @@
 
 use crate::engine::targets::{Credential, CredentialSource, EndpointOverrides, targets_for};
 use crate::engine::{Provider, RefreshOptions, Reporter, refresh};
+use crate::os::provider::{OsProvider, SshOptions, local_transports, ssh_transports};
 use crate::plan::{Plan, PlanOptions, select_hosts};
 use crate::redfish::ClientOptions;
 use crate::redfish::provider::RedfishProvider;
 use crate::spec::selector::Selector;
 use crate::spec::{Host, LoadedFleet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +30,18 @@ pub enum LiveSource {
     },
 }
 
+/// Where the hosts' OS state is read from.
+#[derive(Debug, Clone)]
+pub enum OsSource {
+    /// Not read in this run: OS resources are listed as not observed with this reason
+    /// (`not read in this run (--no-os)`).
+    Skip(String),
+    /// Over SSH, from each host's `os.ssh`, with the system OpenSSH client.
+    Ssh(SshOptions),
+    /// Per-host sysroot directories read locally (the simulator's OS facet, tests).
+    Sysroots(BTreeMap<String, PathBuf>),
+}
+
 /// What to plan.
 #[derive(Debug, Clone)]
 pub struct PlanRequest {
@@ -39,8 +53,10 @@ pub struct PlanRequest {
     pub exclude: Vec<String>,
     /// `--parallelism` (default: the Fleet's `concurrency.parallelism`).
     pub parallelism: Option<usize>,
-    /// Where live state comes from.
+    /// Where live BMC and DPU state comes from.
     pub source: LiveSource,
+    /// Where live OS state comes from.
+    pub os: OsSource,
     /// Save the plan here (JSON, format 2.0).
     pub out: Option<PathBuf>,
 }
@@ -156,8 +172,11 @@ async fn read_live(
                 lookup: &env_lookup,
             };
             let targets = targets_for(selected, &creds, fleet_dir, None);
-            let providers: Vec<Arc<dyn Provider>> =
-                vec![Arc::new(RedfishProvider::new(targets, client))];
+            let providers = with_os(
+                vec![Arc::new(RedfishProvider::new(targets, client))],
+                selected,
+                &req.os,
+            )?;
             Ok(refresh(selected, files, &providers, refresh_opts, reporter).await)
         }
         LiveSource::Redirected {
@@ -166,9 +185,37 @@ async fn read_live(
         } => {
             let creds = CredentialSource::Fixed(credential.clone());
             let targets = targets_for(selected, &creds, fleet_dir, Some(overrides));
-            let providers: Vec<Arc<dyn Provider>> =
-                vec![Arc::new(RedfishProvider::new(targets, client))];
+            let providers = with_os(
+                vec![Arc::new(RedfishProvider::new(targets, client))],
+                selected,
+                &req.os,
+            )?;
             Ok(refresh(selected, files, &providers, refresh_opts, reporter).await)
         }
     }
+}
+
+/// `providers` plus the OS provider that `os` asks for.
+fn with_os(
+    mut providers: Vec<Arc<dyn Provider>>,
+    hosts: &[&Host],
+    os: &OsSource,
+) -> miette::Result<Vec<Arc<dyn Provider>>> {
+    match os {
+        OsSource::Skip(reason) => providers.push(Arc::new(OsProvider::skipped(reason.clone()))),
+        OsSource::Ssh(opts) => {
+            OsProvider::prepare_control_dir(&opts.control_dir).map_err(|e| {
+                miette::miette!(
+                    code = "bmfleet::os::control_dir",
+                    help = "set TMPDIR to a private directory with a short path",
+                    "{e}"
+                )
+            })?;
+            providers.push(Arc::new(OsProvider::new(ssh_transports(hosts, opts))));
+        }
+        OsSource::Sysroots(roots) => {
+            providers.push(Arc::new(OsProvider::new(local_transports(roots))));
+        }
+    }
+    Ok(providers)
 }

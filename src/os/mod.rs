@@ -2,13 +2,12 @@
 //! hugepages, sysctl and sysfs tunables, vfio bindings, nmstate network state, cloud-init
 //! NoCloud seeds).
 //!
-//! Not implemented in this release: the planner lists every OS-side resource of a host as
-//! *not refreshed* (`Unobserved`) instead of guessing, and `bmfleet diff` covers OS settings
-//! from the specs alone. The provider plugs into the same plan through
-//! [`crate::plan::observed`] when it lands.
+//! Reading is wired in: [`provider::OsProvider`] implements the engine's provider boundary
+//! (one probe per host per run) and [`observe`] turns a probe into the planner's
+//! observations. Applying OS steps is not implemented yet.
 //!
-//! Building blocks present so far (not yet wired into the planner, engine or CLI):
-//!
+//! - [`provider`]: the [`crate::engine::Provider`] for the OS kinds;
+//! - [`observe`]: a [`probe::Probe`] to observations, with nmstate's comparison rule;
 //! - [`transport`]: runs a script on a host through the system OpenSSH client (host-key
 //!   checking on, one multiplexed connection per host) or locally against a sysroot directory;
 //! - [`probe`]: the POSIX-sh probe (`src/os/probe.sh`) that reads a host's OS state in one
@@ -16,5 +15,7 @@
 //! - [`iproute`]: typed links (bonds, VLANs, VFs) and addresses from iproute2's JSON.
 
 pub mod iproute;
+pub mod observe;
 pub mod probe;
+pub mod provider;
 pub mod transport;

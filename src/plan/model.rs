@@ -247,6 +247,17 @@ pub struct Unobserved {
     pub reason: String,
 }
 
+/// A setting of an observed resource that its provider cannot read, so it was not compared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct UnobservedSetting {
+    /// The resource.
+    pub address: Address,
+    /// The setting key (`ipv4.dhcp`).
+    pub setting: String,
+    /// Why (`the OS probe does not read DHCP configuration`).
+    pub reason: String,
+}
+
 /// One ordered step of a host's apply: a resource to write, the coalesced reset, or a wait.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Step {
@@ -291,6 +302,9 @@ pub struct PlanHost {
     pub observed: usize,
     /// Resources not compared because their state is not read yet.
     pub unobserved: Vec<Unobserved>,
+    /// Settings of observed resources that their provider cannot read (not compared).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unobserved_settings: Vec<UnobservedSetting>,
     /// The apply steps in dependency order (empty: nothing to do).
     pub steps: Vec<Step>,
     /// Notes about how the steps take effect (`the host is off: staged settings apply at
@@ -352,6 +366,9 @@ pub struct Summary {
     pub observed: usize,
     /// Resources not compared (state not read yet).
     pub unobserved: usize,
+    /// Settings of observed resources not compared (their provider cannot read them).
+    #[serde(default)]
+    pub unobserved_settings: usize,
 }
 
 /// The same change on several hosts.

@@ -68,6 +68,11 @@ pub struct Observation {
     pub pending_unknown: Option<String>,
     /// What the peer accepts for writes to this resource.
     pub capabilities: Capabilities,
+    /// Setting keys the provider cannot read, with why (`ipv4.dhcp`: `the OS probe does not
+    /// read DHCP configuration`). The planner does not compare them and lists them as not
+    /// observed, instead of taking the missing value for drift.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unknown: BTreeMap<String, String>,
 }
 
 impl Observation {

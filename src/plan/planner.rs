@@ -14,7 +14,7 @@
 use super::graph::{self, ChangeFacts, ChangeIndex, HostResources};
 use super::model::{
     Action, Change, ChangeGroup, FORMAT_VERSION, Plan, PlanError, PlanHost, SpecSource, Step,
-    Summary, Unobserved,
+    Summary, Unobserved, UnobservedSetting,
 };
 use super::observed::{ObservedHost, ReadError};
 use super::resource::{Disruption, Resource, ResourceKind, Setting, flatten};
@@ -231,6 +231,14 @@ fn evaluate_host(host: &Host, observed: Option<&ObservedHost>, opts: &PlanOption
         }
         let mut resource_changes = Vec::new();
         for (key, setting) in &r.settings {
+            if let Some(why) = obs.unknown.get(key) {
+                eval.host.unobserved_settings.push(UnobservedSetting {
+                    address: r.address.clone(),
+                    setting: key.clone(),
+                    reason: why.clone(),
+                });
+                continue;
+            }
             let (current, pending) = obs
                 .values
                 .get(key)
@@ -572,5 +580,6 @@ fn summarize(hosts: &[PlanHost], plan_errors: usize) -> Summary {
         errors: hosts.iter().filter(|h| h.error.is_some()).count() + plan_errors,
         observed: hosts.iter().map(|h| h.observed).sum(),
         unobserved: hosts.iter().map(|h| h.unobserved.len()).sum(),
+        unobserved_settings: hosts.iter().map(|h| h.unobserved_settings.len()).sum(),
     }
 }

@@ -368,6 +368,9 @@ fn host_details(h: &PlanHost) -> (String, String) {
             reasons.join("; ")
         ));
     }
+    for line in super::plan_text::unobserved_settings_lines(h) {
+        body.push_str(&format!("# {line}\n"));
+    }
     (summary, body)
 }
 

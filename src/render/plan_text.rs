@@ -92,11 +92,19 @@ pub fn summary_line(plan: &Plan) -> String {
                 count(read, "host", "hosts")
             );
         }
-        if s.unobserved > 0 {
+        if s.unobserved > 0 || s.unobserved_settings > 0 {
+            let missing = match (s.unobserved, s.unobserved_settings) {
+                (n, 0) => n.to_string(),
+                (0, k) => count(k, "setting", "settings"),
+                (n, k) => format!(
+                    "{} and {}",
+                    count(n, "resource", "resources"),
+                    count(k, "setting", "settings")
+                ),
+            };
             return format!(
-                "No changes in {}; {} not observed.",
+                "No changes in {}; {missing} not observed.",
                 count(s.observed, "observed resource", "observed resources"),
-                s.unobserved
             );
         }
         return "No changes. The fleet matches the spec.".to_string();
@@ -154,7 +162,44 @@ pub fn summary_notes(plan: &Plan) -> Vec<String> {
             unobserved_reasons(plan).join("; ")
         ));
     }
+    if s.unobserved_settings > 0 {
+        let hosts = plan
+            .hosts
+            .iter()
+            .filter(|h| !h.unobserved_settings.is_empty())
+            .count();
+        let mut reasons: Vec<&str> = plan
+            .hosts
+            .iter()
+            .flat_map(|h| h.unobserved_settings.iter().map(|u| u.reason.as_str()))
+            .collect();
+        reasons.sort_unstable();
+        reasons.dedup();
+        out.push(format!(
+            "Not observed: {} on {} ({}).",
+            count(s.unobserved_settings, "setting", "settings"),
+            count(hosts, "host", "hosts"),
+            reasons.join("; ")
+        ));
+    }
     out
+}
+
+/// Per-host lines for settings that were not compared: `not observed: network/eno1
+/// ethernet.speed, network/eno1 ipv4.dhcp (the OS probe does not read ...)`, one per reason.
+pub fn unobserved_settings_lines(h: &crate::plan::PlanHost) -> Vec<String> {
+    let mut by_reason: std::collections::BTreeMap<&str, Vec<String>> =
+        std::collections::BTreeMap::new();
+    for u in &h.unobserved_settings {
+        by_reason
+            .entry(u.reason.as_str())
+            .or_default()
+            .push(format!("{} {}", u.address.relative(), u.setting));
+    }
+    by_reason
+        .into_iter()
+        .map(|(why, what)| format!("not observed: {} ({why})", what.join(", ")))
+        .collect()
 }
 
 fn unobserved_reasons(plan: &Plan) -> Vec<String> {
@@ -486,6 +531,11 @@ fn render_host(out: &mut Vec<String>, p: Paint, h: &PlanHost) {
             "  #   ",
             WIDTH,
         ) {
+            out.push(p.dim(&l));
+        }
+    }
+    for line in unobserved_settings_lines(h) {
+        for l in wrap(&line, "  # ", "  #   ", WIDTH) {
             out.push(p.dim(&l));
         }
     }

@@ -1,0 +1,223 @@
+//! [`OsProvider`]: the OS half of a host through the provider boundary. One probe per host
+//! per run (one SSH connection, one round trip) reads everything the spec's OS resources
+//! need; [`super::observe`] turns it into observations.
+
+use super::observe::{NOT_READ_YET, observe, sysctl_keys, sysfs_keys};
+use super::probe::{ProbeRequest, run_probe};
+use super::transport::{SshTarget, Transport};
+use crate::engine::event::BmcRole;
+use crate::engine::provider::{ApplyError, EndpointRead, Provider, ProviderRead, StepOutcome};
+use crate::plan::model::Step;
+use crate::plan::observed::ReadError;
+use crate::plan::resource::{Resource, ResourceKind};
+use crate::spec::Host;
+use futures::future::BoxFuture;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The resource kinds the OS provider owns (read over SSH, written by the coming OS steps).
+pub const OS_KINDS: &[ResourceKind] = &[
+    ResourceKind::Ethernet,
+    ResourceKind::Bond,
+    ResourceKind::Vlan,
+    ResourceKind::SrIov,
+    ResourceKind::Routes,
+    ResourceKind::Dns,
+    ResourceKind::KernelArgs,
+    ResourceKind::Hugepages,
+    ResourceKind::Sysctl,
+    ResourceKind::Tunables,
+    ResourceKind::Sysfs,
+    ResourceKind::Vfio,
+    ResourceKind::CloudInit,
+];
+
+/// Kinds owned but not compared yet: their resources are listed as not observed.
+const NOT_COMPARED: &[ResourceKind] =
+    &[ResourceKind::Routes, ResourceKind::Dns, ResourceKind::Vfio];
+
+/// How to reach hosts over SSH.
+#[derive(Debug, Clone)]
+pub struct SshOptions {
+    /// Private directory for the multiplexing sockets (created 0700; at most
+    /// [`super::transport::MAX_CONTROL_DIR_LEN`] bytes so socket paths fit).
+    pub control_dir: PathBuf,
+    /// TCP connect timeout.
+    pub connect_timeout: Duration,
+    /// Timeout of one probe, connection included.
+    pub command_timeout: Duration,
+    /// An ssh_config file to use instead of the user's (`ssh -F`), for tests and CI.
+    pub config_file: Option<PathBuf>,
+}
+
+/// The SSH transports of `hosts`, from each host's `os.ssh` (`host`, `port`, `user`,
+/// `identityFile`, `jumpHost`). Hosts whose spec sets no `os.ssh.host` get none (their OS
+/// resources are listed as not observed).
+pub fn ssh_transports(hosts: &[&Host], opts: &SshOptions) -> BTreeMap<String, Transport> {
+    hosts
+        .iter()
+        .filter_map(|h| {
+            let ssh = h.settings.os.as_ref()?.ssh.as_ref()?;
+            let dest = ssh.host.as_ref()?;
+            let mut t = SshTarget::new(dest.clone(), opts.control_dir.clone());
+            t.port = ssh.port;
+            t.user = ssh.user.clone();
+            t.identity_file = ssh.identity_file.as_ref().map(PathBuf::from);
+            t.jump_host = ssh.jump_host.clone();
+            t.config_file = opts.config_file.clone();
+            t.connect_timeout = opts.connect_timeout;
+            t.command_timeout = opts.command_timeout;
+            Some((h.name.clone(), Transport::Ssh(t)))
+        })
+        .collect()
+}
+
+/// Local transports over per-host sysroot directories (the simulator's OS facet, tests).
+pub fn local_transports(sysroots: &BTreeMap<String, PathBuf>) -> BTreeMap<String, Transport> {
+    sysroots
+        .iter()
+        .map(|(h, p)| (h.clone(), Transport::Local { sysroot: p.clone() }))
+        .collect()
+}
+
+/// Reads hosts' OS state through a [`Transport`] per host.
+#[derive(Debug, Clone, Default)]
+pub struct OsProvider {
+    transports: BTreeMap<String, Transport>,
+    skip: Option<String>,
+}
+
+impl OsProvider {
+    /// A provider over these transports, by host name.
+    pub fn new(transports: BTreeMap<String, Transport>) -> Self {
+        Self {
+            transports,
+            skip: None,
+        }
+    }
+
+    /// A provider that reads nothing and lists every OS resource as not observed, with
+    /// `reason` (`not read in this run (--no-os)`).
+    pub fn skipped(reason: impl Into<String>) -> Self {
+        Self {
+            transports: BTreeMap::new(),
+            skip: Some(reason.into()),
+        }
+    }
+
+    /// Creates `dir` as a private (0700) directory for SSH control sockets.
+    ///
+    /// # Errors
+    /// When it cannot be created or is not private.
+    pub fn prepare_control_dir(dir: &Path) -> Result<(), super::transport::TransportError> {
+        super::transport::prepare_control_dir("ssh", dir)
+    }
+
+    async fn read_host(&self, host: &Host, resources: &[Resource]) -> ProviderRead {
+        let mut out = ProviderRead::default();
+        if let Some(reason) = &self.skip {
+            for r in resources {
+                out.not_observed.insert(r.address.clone(), reason.clone());
+            }
+            return out;
+        }
+        let (compared, skipped): (Vec<Resource>, Vec<Resource>) = resources
+            .iter()
+            .cloned()
+            .partition(|r| !NOT_COMPARED.contains(&r.kind));
+        for r in &skipped {
+            out.not_observed.insert(
+                r.address.clone(),
+                format!("{}: {NOT_READ_YET}", r.kind.as_str()),
+            );
+        }
+        if compared.is_empty() {
+            return out;
+        }
+        let Some(transport) = self.transports.get(&host.name) else {
+            for r in &compared {
+                out.not_observed.insert(
+                    r.address.clone(),
+                    "the spec sets no os.ssh.host, so the OS is not read".into(),
+                );
+            }
+            return out;
+        };
+        let endpoint = transport.host_label();
+        let request = ProbeRequest {
+            sysctl: sysctl_keys(&compared),
+            sysfs: sysfs_keys(&compared),
+        };
+        match run_probe(transport, &request).await {
+            Ok(probe) => {
+                out.resources = observe(&probe, &compared, &endpoint);
+                out.endpoints.push(EndpointRead {
+                    role: BmcRole::Os,
+                    ok: true,
+                    requests: 1,
+                });
+            }
+            Err(e) => {
+                let error = ReadError {
+                    endpoint: endpoint.clone(),
+                    message: e.to_string(),
+                    code: "bmfleet::os::probe".into(),
+                    help: "check that `ssh HOST true` works from here without a prompt (BatchMode: agent or key, known host key); the host needs a POSIX sh".into(),
+                };
+                for r in &compared {
+                    out.resources.insert(r.address.clone(), Err(error.clone()));
+                }
+                out.endpoints.push(EndpointRead {
+                    role: BmcRole::Os,
+                    ok: false,
+                    requests: 1,
+                });
+            }
+        }
+        out
+    }
+}
+
+impl Provider for OsProvider {
+    fn name(&self) -> &'static str {
+        "os"
+    }
+
+    fn kinds(&self) -> &'static [ResourceKind] {
+        OS_KINDS
+    }
+
+    fn read<'a>(
+        &'a self,
+        host: &'a Host,
+        resources: &'a [Resource],
+    ) -> BoxFuture<'a, ProviderRead> {
+        Box::pin(self.read_host(host, resources))
+    }
+
+    /// Not implemented yet: OS steps are carried out by the coming `apply` (issue 9) through
+    /// the OS write paths (issue 8, item 5).
+    fn apply<'a>(
+        &'a self,
+        host: &'a Host,
+        step: &'a Step,
+    ) -> BoxFuture<'a, Result<StepOutcome, ApplyError>> {
+        let endpoint = self
+            .transports
+            .get(&host.name)
+            .map_or_else(|| host.name.clone(), Transport::host_label);
+        let message = format!("{}: applying OS steps is not implemented yet", step.address);
+        Box::pin(async move {
+            Err(ApplyError {
+                error: ReadError {
+                    endpoint,
+                    message,
+                    code: "bmfleet::os::apply_unsupported".into(),
+                    help: "apply the BMC steps only for now".into(),
+                },
+                outcome_unknown: false,
+            })
+        })
+    }
+}
