@@ -53,7 +53,7 @@ pub struct SshOptions {
 
 /// The SSH transports of `hosts`, from each host's `os.ssh` (`host`, `port`, `user`,
 /// `identityFile`, `jumpHost`). Hosts whose spec sets no `os.ssh.host` get none (their OS
-/// resources are listed as not observed).
+/// resources are listed as not observed). `sudo: true` runs the probe through `sudo -n`.
 pub fn ssh_transports(hosts: &[&Host], opts: &SshOptions) -> BTreeMap<String, Transport> {
     hosts
         .iter()
@@ -65,6 +65,7 @@ pub fn ssh_transports(hosts: &[&Host], opts: &SshOptions) -> BTreeMap<String, Tr
             t.user = ssh.user.clone();
             t.identity_file = ssh.identity_file.as_ref().map(PathBuf::from);
             t.jump_host = ssh.jump_host.clone();
+            t.sudo = ssh.sudo.unwrap_or(false);
             t.config_file = opts.config_file.clone();
             t.connect_timeout = opts.connect_timeout;
             t.command_timeout = opts.command_timeout;

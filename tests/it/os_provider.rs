@@ -228,3 +228,40 @@ fn an_ssh_host_that_refuses_the_connection_is_an_error_naming_it() {
         "{e:?}"
     );
 }
+
+#[test]
+fn ssh_targets_come_from_the_spec_with_sudo_and_host_key_checking() {
+    use bmfleet::os::provider::{SshOptions, ssh_transports};
+    use bmfleet::os::transport::Transport;
+    let h = host(
+        "g1",
+        &[],
+        &[],
+        settings(
+            json!({"os": {"ssh": {"host": "g1.example.net", "port": 2222, "user": "ops", "sudo": true}}}),
+        ),
+    );
+    let bare = host("g2", &[], &[], settings(json!({})));
+    let opts = SshOptions {
+        control_dir: PathBuf::from("/tmp/bm-test"),
+        connect_timeout: std::time::Duration::from_secs(3),
+        command_timeout: std::time::Duration::from_secs(30),
+        config_file: None,
+    };
+    let t = ssh_transports(&[&h, &bare], &opts);
+    assert_eq!(t.len(), 1, "a host without os.ssh.host gets no transport");
+    let Transport::Ssh(target) = &t["g1"] else {
+        panic!("not ssh")
+    };
+    assert!(target.sudo);
+    let argv: Vec<String> = target
+        .argv(&[])
+        .unwrap()
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let line = argv.join(" ");
+    assert!(line.contains("StrictHostKeyChecking=yes"), "{line}");
+    assert!(line.contains("2222") && line.contains("ops"), "{line}");
+    assert!(line.contains("sudo -n"), "{line}");
+}

@@ -20,7 +20,7 @@ fn fleet_schema_file_is_up_to_date() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == generated,
-        "schemas/fleet.schema.json is out of date: run `cargo run -- schema > schemas/fleet.schema.json` (or BMFLEET_BLESS=1 cargo test --test schema)"
+        "schemas/fleet.schema.json is out of date: run `cargo run -- schema > schemas/fleet.schema.json` (or BMFLEET_BLESS=1 cargo test --test it schema)"
     );
 }
 

@@ -51,6 +51,10 @@ pub struct SshSpec {
     /// A jump host, `user@host:port` as in `ssh -J`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jump_host: Option<String>,
+    /// Run bmfleet's commands through `sudo -n` (for a non-root `user`; sudo must not ask
+    /// for a password). Default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sudo: Option<bool>,
 }
 
 /// Hugepage reservation.
