@@ -391,20 +391,22 @@ impl RedfishClient {
             url: link.to_string(),
             reason,
         };
-        if link.starts_with("http://") || link.starts_with("https://") {
-            let abs = Url::parse(link).map_err(|e| parse_err(format!("bad link: {e}")))?;
-            let mut url = self.origin.clone();
-            url.set_path(abs.path());
-            url.set_query(abs.query());
-            return Ok(url);
+        // One real URL parser for every form a body can carry: `/path`, `path`, `HTTP://x`,
+        // scheme-relative `//other:port/x`, `/\other` (a backslash is a slash in http(s)
+        // URLs), tabs and newlines inside (stripped by the WHATWG parser).
+        let joined = self
+            .base
+            .join(link)
+            .map_err(|e| parse_err(format!("bad link: {e}")))?;
+        if same_origin(&joined, &self.origin) {
+            return Ok(joined);
         }
-        let base = if link.starts_with('/') {
-            &self.origin
-        } else {
-            &self.base
-        };
-        base.join(link)
-            .map_err(|e| parse_err(format!("bad link: {e}")))
+        // Another origin (an internal address in a Location header, or a hostile link):
+        // keep the path and query, on our origin. Credentials never leave the endpoint.
+        let mut url = self.origin.clone();
+        url.set_path(joined.path());
+        url.set_query(joined.query());
+        Ok(url)
     }
 
     /// A path under the endpoint (with its prefix), e.g. `redfish/v1/Systems` — used only
@@ -927,6 +929,15 @@ impl RedfishClient {
             ),
             None => None,
         };
+        if !same_origin(&req.url, &self.origin) {
+            // The one place requests leave: nothing carrying our credentials goes to another
+            // scheme, host or port, whatever built the URL.
+            return Err(Transport::Other(format!(
+                "refused to send to {} (not the endpoint's origin {})",
+                req.url.as_str(),
+                self.origin.origin().ascii_serialization()
+            )));
+        }
         self.requests.fetch_add(1, Ordering::Relaxed);
         let mut rb = self.http.request(req.method.clone(), req.url.clone());
         if let Some(body) = req.body {
@@ -1083,6 +1094,11 @@ fn snapshot(state: &AuthState) -> Auth {
         },
         AuthState::Basic => Auth::Basic,
     }
+}
+
+/// True when `a` and `b` have the same scheme, host and port (RFC 6454 origin).
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.origin() == b.origin()
 }
 
 fn resolve_against(base: &Url, reference: &str) -> Result<Url, RedfishError> {
@@ -1286,6 +1302,23 @@ mod tests {
                 .as_str(),
             "http://127.0.0.1:8000/redfish/v1/SessionService/Sessions/7"
         );
+        // Every spelling that could reach another host stays on ours (issue 10): scheme-
+        // relative, upper-case scheme, backslash, embedded tab, https down to http.
+        for hostile in [
+            "//evil.example:9/redfish/v1/SessionService/Sessions",
+            "HTTP://evil.example/redfish/v1/SessionService/Sessions",
+            "/\\evil.example/redfish/v1/SessionService/Sessions",
+            "ht\ttp://evil.example/redfish/v1/SessionService/Sessions",
+            "https://evil.example:8000/redfish/v1/SessionService/Sessions",
+        ] {
+            let u = c.link_url(hostile).unwrap();
+            assert_eq!(
+                u.origin().ascii_serialization(),
+                "http://127.0.0.1:8000",
+                "{hostile} -> {u}"
+            );
+            assert!(!u.as_str().contains("evil"), "{hostile} -> {u}");
+        }
     }
 
     #[test]
