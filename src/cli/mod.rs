@@ -147,6 +147,7 @@ pub fn main() -> ExitCode {
             };
         }
     };
+    init_logging();
     let mut out = std::io::stdout().lock();
     match run(cli, &mut out) {
         Ok(code) => code,
@@ -157,6 +158,25 @@ pub fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Sends the library's `tracing` events to stderr: warnings by default (an unverified TLS
+/// endpoint, a retried request, a session that cannot be deleted), more with
+/// `BMFLEET_LOG` or `RUST_LOG` (`BMFLEET_LOG=bmfleet=debug`). Never to stdout, which carries
+/// the data; colour only on a terminal without `NO_COLOR`.
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("BMFLEET_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new("warn"));
+    let color = std::io::stderr().is_terminal()
+        && !std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(color)
+        .with_target(false)
+        .try_init();
 }
 
 /// Parses a fraction from 0.0 to 1.0 (rejects NaN and values out of range).
