@@ -109,11 +109,15 @@ pub struct DiffSummary {
     pub hosts_changed: usize,
     /// Changed settings on hosts in both revisions.
     pub settings: usize,
-    /// Hosts (added or changed) whose changes need a reboot.
+    /// Hosts (added or changed) whose changes reboot them, reprovisions included.
+    ///
+    /// Each disruption count is the number of hosts whose changes reach that class or a
+    /// more disruptive one, as `--fail-on` counts them ([`SpecDiff::hosts_at_least`]): a
+    /// reprovision also reboots the host and flaps its links, a reboot also flaps its links.
     pub reboots: usize,
-    /// Hosts whose changes reprovision them.
+    /// Hosts (added or changed) whose changes reprovision them.
     pub reprovisions: usize,
-    /// Hosts whose changes flap links.
+    /// Hosts (added or changed) whose changes flap links, reboots and reprovisions included.
     pub link_flaps: usize,
 }
 
@@ -334,13 +338,11 @@ pub fn spec_diff(base: &LoadedFleet, head: &LoadedFleet) -> SpecDiff {
                 summary.settings += changes.len();
             }
         }
+        // A host counts in every class its changes reach, as `--fail-on` does.
         if status != HostStatus::Removed {
-            match disruption {
-                Disruption::Reprovision => summary.reprovisions += 1,
-                Disruption::Reboot => summary.reboots += 1,
-                Disruption::LinkFlap => summary.link_flaps += 1,
-                Disruption::None => {}
-            }
+            summary.reprovisions += usize::from(disruption >= Disruption::Reprovision);
+            summary.reboots += usize::from(disruption >= Disruption::Reboot);
+            summary.link_flaps += usize::from(disruption >= Disruption::LinkFlap);
         }
         let (fleet, host) = match (h, b) {
             (Some(h), _) => (head, h),

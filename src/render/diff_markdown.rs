@@ -16,6 +16,9 @@ pub const LIMIT: usize = 65_000;
 /// A hidden marker so CI can find and update its own comment.
 pub const MARKER: &str = "<!-- bmfleet-diff -->";
 
+/// How the disruption columns count, under the table.
+pub const DISRUPTION_RULE: &str = "<sub>Reboot, Reprovision and Link flap count each host in every class its changes reach, as `--fail-on` does: a reprovision also reboots the host and flaps its links, a reboot also flaps its links.</sub>\n\n";
+
 fn banner(d: &SpecDiff) -> String {
     let hosts_with = |class: Disruption| -> Vec<String> {
         d.hosts
@@ -100,6 +103,9 @@ pub fn render(d: &SpecDiff) -> String {
         s.reprovisions,
         s.link_flaps
     ));
+    if s.reboots + s.reprovisions + s.link_flaps > 0 {
+        head.push_str(DISRUPTION_RULE);
+    }
     head.push_str(&banner(d));
     let mut blocks: Vec<(String, usize)> = Vec::new();
     let added = d.hosts_with(HostStatus::Added);

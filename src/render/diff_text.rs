@@ -26,8 +26,10 @@ pub fn cause_text(c: &Cause) -> String {
     format!("{} ({})", c.location, c.layer)
 }
 
-/// The one-line summary: `Diff: 1 host added, 1 removed, 8 changed (12 settings); 9 hosts
-/// reboot, 1 reprovisions.` or `No changes between the revisions.`
+/// The one-line summary: `Diff: 1 host added, 1 removed, 8 changed (12 settings); hosts by
+/// --fail-on class: reprovision 1, reboot 9, link-flap 9.` or `No changes between the
+/// revisions.` Each class counts the hosts whose changes reach it or a more disruptive one,
+/// as `--fail-on` does.
 pub fn summary_line(d: &SpecDiff) -> String {
     let s = &d.summary;
     if !d.has_changes() {
@@ -40,24 +42,19 @@ pub fn summary_line(d: &SpecDiff) -> String {
         s.hosts_changed,
         count(s.settings, "setting", "settings")
     );
-    let mut costs = Vec::new();
-    if s.reprovisions > 0 {
-        costs.push(format!(
-            "{} reprovisioned",
-            count(s.reprovisions, "host", "hosts")
-        ));
-    }
-    if s.reboots > 0 {
-        costs.push(format!("{} rebooted", count(s.reboots, "host", "hosts")));
-    }
-    if s.link_flaps > 0 {
-        costs.push(format!(
-            "{} with link flaps",
-            count(s.link_flaps, "host", "hosts")
-        ));
-    }
+    // The classes as `--fail-on` names and counts them: a host counts in every class its
+    // changes reach (a reprovision also reboots and flaps links).
+    let costs: Vec<String> = [
+        ("reprovision", s.reprovisions),
+        ("reboot", s.reboots),
+        ("link-flap", s.link_flaps),
+    ]
+    .into_iter()
+    .filter(|(_, n)| *n > 0)
+    .map(|(class, n)| format!("{class} {n}"))
+    .collect();
     if !costs.is_empty() {
-        line.push_str("; ");
+        line.push_str("; hosts by --fail-on class: ");
         line.push_str(&costs.join(", "));
     }
     line.push('.');

@@ -9,6 +9,7 @@ mod sim_common;
 mod architecture;
 mod cli_help;
 mod diff_secrets;
+mod diff_summary;
 mod engine_refresh;
 mod golden;
 mod peer_sushy;
