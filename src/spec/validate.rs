@@ -14,6 +14,7 @@
 //! | `vlan_base_missing` | `vlan.base-iface` not defined in `interfaces` |
 //! | `vlan_mtu_above_base` | a VLAN's MTU above its base interface's |
 //! | `bond_no_ports` / `bond_port_conflict` / `bond_option` | bonds |
+//! | `bond_port_unknown` (warning) | a bond port that names no interface or NIC of the host |
 //! | `interface_type_mismatch` | `link-aggregation` / `vlan` / `sr-iov` on the wrong type |
 //! | `total_vfs_range` | `total-vfs` negative, above 256 or above the NIC's `maxVfs` |
 //! | `vf_id_range` | a VF id at or above `total-vfs` |
@@ -430,6 +431,41 @@ fn check_network(cx: &mut Ctx<'_>, s: &HostSettings) {
     }
 }
 
+/// A bond port must name an interface of the host (`network.interfaces`) or a NIC it
+/// declares (`hardware.nics`); otherwise nmstate cannot enslave it (a warning: the port may
+/// be an interface bmfleet does not manage).
+fn check_bond_port_known(cx: &mut Ctx<'_>, bond: &Interface, port: &str, span: Span) {
+    let settings = &cx.host.settings;
+    let interfaces = settings.network.iter().flat_map(|n| &n.interfaces);
+    let nics = settings.hardware.iter().flat_map(|h| h.nics.keys());
+    let known = interfaces.clone().any(|i| i.name == port) || nics.clone().any(|n| n == port);
+    if known {
+        return;
+    }
+    let mut d = Diag::warning(
+        "bond_port_unknown",
+        format!(
+            "`{port}`, a port of bond `{}`, is not an interface of the host",
+            bond.name
+        ),
+        Some(span),
+    )
+    .label("no interface with this name");
+    // Candidates in document order, so ties resolve the same every run.
+    let names: Vec<&str> = interfaces
+        .map(|i| i.name.as_str())
+        .chain(nics.map(String::as_str))
+        .filter(|n| *n != bond.name)
+        .collect();
+    d = match super::check::did_you_mean(port, names.into_iter()) {
+        Some(best) => d.help(format!("did you mean `{best}`?")),
+        None => d.help(format!(
+            "add an interface named `{port}` to network.interfaces (type: ethernet)"
+        )),
+    };
+    cx.push(d);
+}
+
 fn check_bond<'a>(cx: &mut Ctx<'_>, iface: &'a Interface, owner: &mut HashMap<&'a str, &'a str>) {
     let p = iface_path(iface);
     let Some(la) = &iface.link_aggregation else {
@@ -465,6 +501,7 @@ fn check_bond<'a>(cx: &mut Ctx<'_>, iface: &'a Interface, owner: &mut HashMap<&'
     }
     for (i, port) in ports.iter().enumerate() {
         let span = cx.span(&format!("{p}.link-aggregation.port[{i}]"));
+        check_bond_port_known(cx, iface, port, span);
         if let Some(first) = owner.get(port.as_str()) {
             let first_bond = (*first).to_string();
             let idx = cx
