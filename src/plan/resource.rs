@@ -225,7 +225,9 @@ impl ResourceKind {
     }
 
     /// Where the kind sorts among the steps of one host when the graph leaves a choice:
-    /// firmware first, then boot-time OS settings, the reset, links, runtime settings, power.
+    /// firmware first, then boot-time OS settings, the boot override, power, the reset, links,
+    /// runtime settings. (The graph puts power before every step that runs over SSH, so when
+    /// power changes the boot-time OS settings wait for it.)
     pub fn step_rank(self) -> u8 {
         match self {
             ResourceKind::Bios => 10,
@@ -246,7 +248,7 @@ impl ResourceKind {
             ResourceKind::Sysctl => 70,
             ResourceKind::Tunables => 71,
             ResourceKind::Sysfs => 72,
-            ResourceKind::Power => 90,
+            ResourceKind::Power => 35,
             ResourceKind::Host => 100,
         }
     }
