@@ -21,7 +21,8 @@
 //! | `host/<h>/cloud-init`                 | `cloud-init`  | `user-data` (`{sha256, bytes}`), `user-data.source`, `delivery` | reprovision (content); none (source, delivery) |
 //!
 //! cloud-init documents are represented by their SHA-256 digest and size only: their content
-//! never enters a resource, a plan or a rendering.
+//! never enters a resource or a plan. (`bmfleet diff` shows a changed document as a unified
+//! text diff with its secrets masked, see [`crate::plan::text_diff`].)
 //!
 //! Flattening is pure and needs no live state, so two revisions of a fleet can be compared
 //! with [`crate::plan::diff::diff_specs`] (`bmfleet diff --base REF`).

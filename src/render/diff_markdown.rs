@@ -4,8 +4,10 @@
 //! changed host, in a deterministic order; under [`LIMIT`] characters, with a note when
 //! sections were left out.
 
-use super::diff_text::{by_resource, cause_text, change_line, marker, summary_line};
-use super::plan_text::{change_values, count};
+use super::diff_text::{
+    by_resource, cause_text, change_line, detail_lines, marker, summary_line, values_text,
+};
+use super::plan_text::count;
 use crate::plan::hostlist;
 use crate::plan::resource::Disruption;
 use crate::plan::spec_diff::{DiffHost, HostStatus, SpecDiff};
@@ -54,6 +56,12 @@ fn banner(d: &SpecDiff) -> String {
     s
 }
 
+/// A line of a document shown inside a ```` ```diff ```` block: a run of three backticks
+/// would close the block, so a zero-width space breaks it up.
+fn fence_safe(line: &str) -> String {
+    line.replace("```", "`\u{200b}``")
+}
+
 fn host_body(h: &DiffHost) -> String {
     let mut body = String::new();
     for (resource, changes) in by_resource(h) {
@@ -66,6 +74,9 @@ fn host_body(h: &DiffHost) -> String {
                 None => line,
             };
             body.push_str(&format!("{line}\n"));
+            for line in dc.detail.iter().flat_map(detail_lines) {
+                body.push_str(&format!("{}\n", fence_safe(&line)));
+            }
             if let Some(c) = &dc.cause {
                 body.push_str(&format!("#   {}\n", cause_text(c)));
             }
@@ -146,12 +157,12 @@ pub fn render(d: &SpecDiff) -> String {
     if !d.groups.is_empty() {
         blocks.push(("### Changes on many hosts\n\n".to_string(), 0));
         for g in &d.groups {
-            let values = change_values(
+            let values = values_text(
                 g.action,
                 g.sensitive,
                 g.before.as_ref(),
-                None,
                 g.after.as_ref(),
+                g.detail.as_ref(),
             );
             let mut b = format!(
                 "<details><summary><code>{}</code>: <code>{} {}</code> on {}{}</summary>\n\n",
@@ -165,8 +176,14 @@ pub fn render(d: &SpecDiff) -> String {
             for c in &g.causes {
                 b.push_str(&format!("Caused by `{}` ({})\n\n", c.location, c.layer));
             }
+            let detail: String = g
+                .detail
+                .iter()
+                .flat_map(detail_lines)
+                .map(|l| format!("{}\n", fence_safe(&l)))
+                .collect();
             b.push_str(&format!(
-                "```diff\n{} {} {} {}\n```\n\n</details>\n\n",
+                "```diff\n{} {} {} {}\n{detail}```\n\n</details>\n\n",
                 match g.action.symbol() {
                     "~" => "!",
                     other => other,
