@@ -26,7 +26,8 @@ pub struct GraphArgs {
 pub enum Format {
     /// Graphviz DOT, one cluster per host (`| dot -Tsvg > graph.svg`).
     Dot,
-    /// Every node with the nodes it comes after and the rules that order them.
+    /// Every node numbered in execution order, with the nodes it comes after and the rules
+    /// that order them.
     Text,
 }
 

@@ -72,12 +72,12 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Print a host's effective spec (fleet defaults <- profiles <- host).
     #[command(
-        after_help = "Examples:\n  bmfleet show r1-n01 --fleet examples/fleet\n  bmfleet show r1-n01 --format json"
+        after_help = "Examples:\n  bmfleet show r1-c01 --fleet examples/fleet\n  bmfleet show r1-s01 --format json"
     )]
     Show(show::ShowArgs),
     /// Name the file:line that set a value of a host, and the chain it overrode.
     #[command(
-        after_help = "Examples:\n  bmfleet explain r1-n01 network.interfaces[bond0].mtu\n  bmfleet explain r2-s01 bios.attributes.SriovGlobalEnable"
+        after_help = "Examples:\n  bmfleet explain r1-s01 network.interfaces[bond0].mtu\n  bmfleet explain r2-c01 bios.attributes.SriovGlobalEnable"
     )]
     Explain(explain::ExplainArgs),
     /// The effective per-host change between two Git revisions (for pull-request review;

@@ -72,6 +72,9 @@ pub enum Condition {
     PfOfBoundVfs,
     /// `before` is cloud-init delivered by Redfish VirtualMedia.
     DeliveredByVirtualMedia,
+    /// The `after` step runs in the host's OS over SSH (every OS kind, except cloud-init
+    /// delivered by Redfish VirtualMedia, which the BMC inserts).
+    AfterRunsOverSsh,
 }
 
 impl Condition {
@@ -86,6 +89,7 @@ impl Condition {
             Condition::SameInterface => "same interface".into(),
             Condition::PfOfBoundVfs => "vfio binds VFs of this PF".into(),
             Condition::DeliveredByVirtualMedia => "cloud-init delivery is virtualMedia".into(),
+            Condition::AfterRunsOverSsh => "the later step runs over SSH".into(),
         }
     }
 }
@@ -116,6 +120,24 @@ const RESET_FEEDERS: &[ResourceKind] = &[
     K::Boot,
     K::KernelArgs,
     K::Hugepages,
+    K::CloudInit,
+];
+
+/// Kinds whose steps run in the host's OS over SSH (see [`ResourceKind::in_os`]): they need
+/// the host powered on.
+pub const OS_STEPS: &[ResourceKind] = &[
+    K::Ethernet,
+    K::Bond,
+    K::Vlan,
+    K::SrIov,
+    K::Routes,
+    K::Dns,
+    K::KernelArgs,
+    K::Hugepages,
+    K::Sysctl,
+    K::Tunables,
+    K::Sysfs,
+    K::Vfio,
     K::CloudInit,
 ];
 
@@ -228,11 +250,18 @@ pub const RULES: &[Rule] = &[
         source: "(b) #11: runtime settings are written to the kernel that keeps running, after the reboot",
     },
     Rule {
-        name: "power-last",
-        before: Kinds::AnyExcept(&[K::Power, K::Host]),
+        name: "firmware-before-power",
+        before: Kinds::Only(&[K::Bios, K::Boot, K::DpuMode, K::DpuBios]),
         after: Kinds::Only(&[K::Power]),
         when: Condition::Always,
-        source: "(b) #4: settings first, then the power transition that applies them (BMO online/servicing)",
+        source: "(b) #4: BMC settings first, then the power transition that applies them (BMO online/servicing)",
+    },
+    Rule {
+        name: "power-before-os",
+        before: Kinds::Only(&[K::Power]),
+        after: Kinds::Only(OS_STEPS),
+        when: Condition::AfterRunsOverSsh,
+        source: "issue 12: an OS step over SSH cannot run on a host that is Off, so the power transition comes first",
     },
 ];
 
@@ -537,6 +566,9 @@ fn condition_holds(
             _ => false,
         },
         Condition::DeliveredByVirtualMedia => rb.is_some_and(|r| r.relations.virtual_media),
+        Condition::AfterRunsOverSsh => {
+            after.kind.in_os() && !ra.is_some_and(|r| r.relations.virtual_media)
+        }
     }
 }
 
@@ -978,10 +1010,23 @@ mod tests {
 
     #[test]
     fn describe_rule_reads_as_a_sentence() {
-        let r = RULES.iter().find(|r| r.name == "power-last").unwrap();
+        let r = RULES.iter().find(|r| r.name == "power-before-os").unwrap();
         assert!(
-            describe_rule(r).starts_with("power-last: any except power, host -> power when always")
+            describe_rule(r).starts_with(
+                "power-before-os: power -> ethernet, bond, vlan, sr-iov, routes, dns, kernel-args, hugepages, sysctl, tunables, sysfs, vfio, cloud-init when the later step runs over SSH"
+            ),
+            "{}",
+            describe_rule(r)
         );
+    }
+
+    #[test]
+    fn os_steps_are_the_os_kinds() {
+        let os: Vec<ResourceKind> = ResourceKind::ALL
+            .into_iter()
+            .filter(|k| k.in_os())
+            .collect();
+        assert_eq!(os, OS_STEPS);
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub mod rollout;
 pub mod rules;
 pub mod select;
 pub mod spec_diff;
+pub mod text_diff;
 pub mod value;
 
 pub use address::Address;

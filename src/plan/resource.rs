@@ -21,7 +21,8 @@
 //! | `host/<h>/cloud-init`                 | `cloud-init`  | `user-data` (`{sha256, bytes}`), `user-data.source`, `delivery` | reprovision (content); none (source, delivery) |
 //!
 //! cloud-init documents are represented by their SHA-256 digest and size only: their content
-//! never enters a resource, a plan or a rendering.
+//! never enters a resource or a plan. (`bmfleet diff` shows a changed document as a unified
+//! text diff with its secrets masked, see [`crate::plan::text_diff`].)
 //!
 //! Flattening is pure and needs no live state, so two revisions of a fleet can be compared
 //! with [`crate::plan::diff::diff_specs`] (`bmfleet diff --base REF`).
@@ -225,7 +226,9 @@ impl ResourceKind {
     }
 
     /// Where the kind sorts among the steps of one host when the graph leaves a choice:
-    /// firmware first, then boot-time OS settings, the reset, links, runtime settings, power.
+    /// firmware first, then boot-time OS settings, the boot override, power, the reset, links,
+    /// runtime settings. (The graph puts power before every step that runs over SSH, so when
+    /// power changes the boot-time OS settings wait for it.)
     pub fn step_rank(self) -> u8 {
         match self {
             ResourceKind::Bios => 10,
@@ -246,7 +249,7 @@ impl ResourceKind {
             ResourceKind::Sysctl => 70,
             ResourceKind::Tunables => 71,
             ResourceKind::Sysfs => 72,
-            ResourceKind::Power => 90,
+            ResourceKind::Power => 35,
             ResourceKind::Host => 100,
         }
     }

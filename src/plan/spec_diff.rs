@@ -41,6 +41,27 @@ pub enum HostStatus {
     Changed,
 }
 
+/// A readable form of a change to a list or a document, beside its structured before and
+/// after values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeDetail {
+    /// Kernel arguments added and removed, each in command-line order (both empty when only
+    /// the order changed).
+    Args {
+        /// In the head, not in the base (`iommu=pt`).
+        added: Vec<String>,
+        /// In the base, not in the head (`quiet`).
+        removed: Vec<String>,
+    },
+    /// A cloud-init document's unified text diff (`@@` hunks, lines marked ` `, `-`, `+`),
+    /// with secrets masked (see [`super::text_diff`]).
+    Text {
+        /// The diff's lines.
+        unified: Vec<String>,
+    },
+}
+
 /// One changed setting of a host, with its cause.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct DiffChange {
@@ -49,6 +70,9 @@ pub struct DiffChange {
     pub change: Change,
     /// What in the specs caused it.
     pub cause: Option<Cause>,
+    /// Kernel arguments added and removed, or a cloud-init document's text diff.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<ChangeDetail>,
 }
 
 /// A host in the diff.
@@ -92,6 +116,10 @@ pub struct DiffGroup {
     pub host_ranges: String,
     /// What caused it (usually one profile line).
     pub causes: Vec<Cause>,
+    /// Kernel arguments added and removed, or a cloud-init document's text diff (the same
+    /// on every host of the group: their before and after values are the same).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<ChangeDetail>,
 }
 
 /// Counts.
@@ -109,11 +137,15 @@ pub struct DiffSummary {
     pub hosts_changed: usize,
     /// Changed settings on hosts in both revisions.
     pub settings: usize,
-    /// Hosts (added or changed) whose changes need a reboot.
+    /// Hosts (added or changed) whose changes reboot them, reprovisions included.
+    ///
+    /// Each disruption count is the number of hosts whose changes reach that class or a
+    /// more disruptive one, as `--fail-on` counts them ([`SpecDiff::hosts_at_least`]): a
+    /// reprovision also reboots the host and flaps its links, a reboot also flaps its links.
     pub reboots: usize,
-    /// Hosts whose changes reprovision them.
+    /// Hosts (added or changed) whose changes reprovision them.
     pub reprovisions: usize,
-    /// Hosts whose changes flap links.
+    /// Hosts (added or changed) whose changes flap links, reboots and reprovisions included.
     pub link_flaps: usize,
 }
 
@@ -271,6 +303,76 @@ fn change_cause(
     }
 }
 
+/// The text of a host's cloud-init document `key` (`user-data`, `meta-data`,
+/// `network-config`): inline, or the file as read in `fleet`; empty when there is none.
+fn cloud_init_text<'f>(fleet: &'f LoadedFleet, host: Option<&'f Host>, key: &str) -> &'f str {
+    let Some(ci) = host.and_then(|h| h.settings.cloud_init.as_ref()) else {
+        return "";
+    };
+    let src = match key {
+        "user-data" => ci.user_data.as_ref(),
+        "meta-data" => ci.meta_data.as_ref(),
+        "network-config" => ci.network_config.as_ref(),
+        _ => None,
+    };
+    match src {
+        Some(s) => match (&s.inline, &s.file) {
+            (Some(text), _) => text.as_str(),
+            (None, Some(path)) => fleet.data_files.get(path).map_or("", |t| &**t),
+            (None, None) => "",
+        },
+        None => "",
+    }
+}
+
+fn string_list(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|x| match x {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The readable form of a kernel-args or cloud-init document change (`None` for other
+/// settings and for sensitive values).
+fn change_detail(
+    c: &Change,
+    base: &LoadedFleet,
+    head: &LoadedFleet,
+    base_host: Option<&Host>,
+    head_host: Option<&Host>,
+) -> Option<ChangeDetail> {
+    if c.sensitive {
+        return None;
+    }
+    match c.kind {
+        ResourceKind::KernelArgs if c.setting == "args" => {
+            let (added, removed) = super::text_diff::args_diff(
+                &string_list(c.before.as_ref()),
+                &string_list(c.after.as_ref()),
+            );
+            Some(ChangeDetail::Args { added, removed })
+        }
+        ResourceKind::CloudInit
+            if matches!(
+                c.setting.as_str(),
+                "user-data" | "meta-data" | "network-config"
+            ) =>
+        {
+            let old = cloud_init_text(base, base_host, &c.setting);
+            let new = cloud_init_text(head, head_host, &c.setting);
+            let unified = super::text_diff::unified_masked(old, new);
+            (!unified.is_empty()).then_some(ChangeDetail::Text { unified })
+        }
+        _ => None,
+    }
+}
+
 fn host_location(fleet: &LoadedFleet, host: &Host) -> String {
     let (line, _) = fleet.sources.line_col(host.name_span);
     format!("{}:{line}", fleet.sources.path(host.name_span))
@@ -323,7 +425,12 @@ pub fn spec_diff(base: &LoadedFleet, head: &LoadedFleet) -> SpecDiff {
             .into_iter()
             .map(|c| {
                 let cause = change_cause(&c, base, head, b, h);
-                DiffChange { change: c, cause }
+                let detail = change_detail(&c, base, head, b, h);
+                DiffChange {
+                    change: c,
+                    cause,
+                    detail,
+                }
             })
             .collect();
         match status {
@@ -334,13 +441,11 @@ pub fn spec_diff(base: &LoadedFleet, head: &LoadedFleet) -> SpecDiff {
                 summary.settings += changes.len();
             }
         }
+        // A host counts in every class its changes reach, as `--fail-on` does.
         if status != HostStatus::Removed {
-            match disruption {
-                Disruption::Reprovision => summary.reprovisions += 1,
-                Disruption::Reboot => summary.reboots += 1,
-                Disruption::LinkFlap => summary.link_flaps += 1,
-                Disruption::None => {}
-            }
+            summary.reprovisions += usize::from(disruption >= Disruption::Reprovision);
+            summary.reboots += usize::from(disruption >= Disruption::Reboot);
+            summary.link_flaps += usize::from(disruption >= Disruption::LinkFlap);
         }
         let (fleet, host) = match (h, b) {
             (Some(h), _) => (head, h),
@@ -431,11 +536,15 @@ fn group(hosts: &mut [DiffHost]) -> Vec<DiffGroup> {
         let mut names = Vec::new();
         let mut causes = Vec::new();
         let mut disruption = Disruption::None;
+        let mut detail = None;
         for &(hi, ci) in &list {
             if let Some(h) = hosts.get_mut(hi) {
                 names.push(h.name.clone());
                 if let Some(dc) = h.changes.get_mut(ci) {
                     dc.change.group = Some(groups.len());
+                    if detail.is_none() {
+                        detail = dc.detail.clone();
+                    }
                     disruption = disruption.max(dc.change.disruption);
                     if let Some(c) = &dc.cause
                         && !causes.contains(c)
@@ -458,6 +567,7 @@ fn group(hosts: &mut [DiffHost]) -> Vec<DiffGroup> {
             host_ranges: hostlist::compress(&names),
             hosts: names,
             causes,
+            detail,
         });
     }
     groups

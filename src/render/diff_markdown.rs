@@ -4,8 +4,10 @@
 //! changed host, in a deterministic order; under [`LIMIT`] characters, with a note when
 //! sections were left out.
 
-use super::diff_text::{by_resource, cause_text, change_line, marker, summary_line};
-use super::plan_text::{change_values, count};
+use super::diff_text::{
+    by_resource, cause_text, change_line, detail_lines, marker, summary_line, values_text,
+};
+use super::plan_text::count;
 use crate::plan::hostlist;
 use crate::plan::resource::Disruption;
 use crate::plan::spec_diff::{DiffHost, HostStatus, SpecDiff};
@@ -15,6 +17,9 @@ pub const LIMIT: usize = 65_000;
 
 /// A hidden marker so CI can find and update its own comment.
 pub const MARKER: &str = "<!-- bmfleet-diff -->";
+
+/// How the disruption columns count, under the table.
+pub const DISRUPTION_RULE: &str = "<sub>Reboot, Reprovision and Link flap count each host in every class its changes reach, as `--fail-on` does: a reprovision also reboots the host and flaps its links, a reboot also flaps its links.</sub>\n\n";
 
 fn banner(d: &SpecDiff) -> String {
     let hosts_with = |class: Disruption| -> Vec<String> {
@@ -51,6 +56,12 @@ fn banner(d: &SpecDiff) -> String {
     s
 }
 
+/// A line of a document shown inside a ```` ```diff ```` block: a run of three backticks
+/// would close the block, so a zero-width space breaks it up.
+fn fence_safe(line: &str) -> String {
+    line.replace("```", "`\u{200b}``")
+}
+
 fn host_body(h: &DiffHost) -> String {
     let mut body = String::new();
     for (resource, changes) in by_resource(h) {
@@ -63,6 +74,9 @@ fn host_body(h: &DiffHost) -> String {
                 None => line,
             };
             body.push_str(&format!("{line}\n"));
+            for line in dc.detail.iter().flat_map(detail_lines) {
+                body.push_str(&format!("{}\n", fence_safe(&line)));
+            }
             if let Some(c) = &dc.cause {
                 body.push_str(&format!("#   {}\n", cause_text(c)));
             }
@@ -100,6 +114,9 @@ pub fn render(d: &SpecDiff) -> String {
         s.reprovisions,
         s.link_flaps
     ));
+    if s.reboots + s.reprovisions + s.link_flaps > 0 {
+        head.push_str(DISRUPTION_RULE);
+    }
     head.push_str(&banner(d));
     let mut blocks: Vec<(String, usize)> = Vec::new();
     let added = d.hosts_with(HostStatus::Added);
@@ -140,12 +157,12 @@ pub fn render(d: &SpecDiff) -> String {
     if !d.groups.is_empty() {
         blocks.push(("### Changes on many hosts\n\n".to_string(), 0));
         for g in &d.groups {
-            let values = change_values(
+            let values = values_text(
                 g.action,
                 g.sensitive,
                 g.before.as_ref(),
-                None,
                 g.after.as_ref(),
+                g.detail.as_ref(),
             );
             let mut b = format!(
                 "<details><summary><code>{}</code>: <code>{} {}</code> on {}{}</summary>\n\n",
@@ -159,8 +176,14 @@ pub fn render(d: &SpecDiff) -> String {
             for c in &g.causes {
                 b.push_str(&format!("Caused by `{}` ({})\n\n", c.location, c.layer));
             }
+            let detail: String = g
+                .detail
+                .iter()
+                .flat_map(detail_lines)
+                .map(|l| format!("{}\n", fence_safe(&l)))
+                .collect();
             b.push_str(&format!(
-                "```diff\n{} {} {} {}\n```\n\n</details>\n\n",
+                "```diff\n{} {} {} {}\n{detail}```\n\n</details>\n\n",
                 match g.action.symbol() {
                     "~" => "!",
                     other => other,

@@ -5,7 +5,7 @@
 use super::plan_text::{Paint, change_values, count, wrap};
 use crate::plan::model::Action;
 use crate::plan::resource::Disruption;
-use crate::plan::spec_diff::{Cause, DiffChange, DiffHost, HostStatus, SpecDiff};
+use crate::plan::spec_diff::{Cause, ChangeDetail, DiffChange, DiffHost, HostStatus, SpecDiff};
 use std::collections::BTreeMap;
 
 /// Wrap width.
@@ -26,8 +26,10 @@ pub fn cause_text(c: &Cause) -> String {
     format!("{} ({})", c.location, c.layer)
 }
 
-/// The one-line summary: `Diff: 1 host added, 1 removed, 8 changed (12 settings); 9 hosts
-/// reboot, 1 reprovisions.` or `No changes between the revisions.`
+/// The one-line summary: `Diff: 1 host added, 1 removed, 8 changed (12 settings); hosts by
+/// --fail-on class: reprovision 1, reboot 9, link-flap 9.` or `No changes between the
+/// revisions.` Each class counts the hosts whose changes reach it or a more disruptive one,
+/// as `--fail-on` does.
 pub fn summary_line(d: &SpecDiff) -> String {
     let s = &d.summary;
     if !d.has_changes() {
@@ -40,33 +42,75 @@ pub fn summary_line(d: &SpecDiff) -> String {
         s.hosts_changed,
         count(s.settings, "setting", "settings")
     );
-    let mut costs = Vec::new();
-    if s.reprovisions > 0 {
-        costs.push(format!(
-            "{} reprovisioned",
-            count(s.reprovisions, "host", "hosts")
-        ));
-    }
-    if s.reboots > 0 {
-        costs.push(format!("{} rebooted", count(s.reboots, "host", "hosts")));
-    }
-    if s.link_flaps > 0 {
-        costs.push(format!(
-            "{} with link flaps",
-            count(s.link_flaps, "host", "hosts")
-        ));
-    }
+    // The classes as `--fail-on` names and counts them: a host counts in every class its
+    // changes reach (a reprovision also reboots and flaps links).
+    let costs: Vec<String> = [
+        ("reprovision", s.reprovisions),
+        ("reboot", s.reboots),
+        ("link-flap", s.link_flaps),
+    ]
+    .into_iter()
+    .filter(|(_, n)| *n > 0)
+    .map(|(class, n)| format!("{class} {n}"))
+    .collect();
     if !costs.is_empty() {
-        line.push_str("; ");
+        line.push_str("; hosts by --fail-on class: ");
         line.push_str(&costs.join(", "));
     }
     line.push('.');
     line
 }
 
-/// One change line, e.g. `~ pages.1G.node0 = 32 -> 64`.
+/// The lines that show a change's detail: kernel arguments removed (`- quiet`) and added
+/// (`+ iommu=pt`), or a cloud-init document's unified diff with its secrets masked.
+pub fn detail_lines(detail: &ChangeDetail) -> Vec<String> {
+    match detail {
+        ChangeDetail::Args { added, removed } => {
+            let mut out: Vec<String> = removed.iter().map(|a| format!("- {a}")).collect();
+            out.extend(added.iter().map(|a| format!("+ {a}")));
+            if out.is_empty() {
+                out.push("  (the same arguments in a new order)".to_string());
+            }
+            out
+        }
+        ChangeDetail::Text { unified } => unified.clone(),
+    }
+}
+
+/// The values part of a change or group line: `= 32 -> 64`, or `(added and removed
+/// arguments below)` / `(text diff below)` when a detail shows the change instead.
+pub fn values_text(
+    action: Action,
+    sensitive: bool,
+    before: Option<&serde_json::Value>,
+    after: Option<&serde_json::Value>,
+    detail: Option<&ChangeDetail>,
+) -> String {
+    match detail {
+        Some(ChangeDetail::Args { .. }) => "(arguments below)".to_string(),
+        Some(ChangeDetail::Text { .. }) => "(text diff below, secrets masked)".to_string(),
+        None => change_values(action, sensitive, before, None, after),
+    }
+}
+
+/// One change line, e.g. `~ pages.1G.node0 = 32 -> 64` (`~ args (arguments below)` when
+/// [`detail_lines`] show it).
 pub fn change_line(dc: &DiffChange) -> String {
     let c = &dc.change;
+    if dc.detail.is_some() {
+        return format!(
+            "{} {} {}",
+            c.action.symbol(),
+            c.setting,
+            values_text(
+                c.action,
+                c.sensitive,
+                c.before.as_ref(),
+                c.after.as_ref(),
+                dc.detail.as_ref()
+            )
+        );
+    }
     format!(
         "{} {} {}",
         c.action.symbol(),
@@ -90,6 +134,15 @@ pub fn by_resource(h: &DiffHost) -> BTreeMap<String, Vec<&DiffChange>> {
             .push(dc);
     }
     out
+}
+
+/// A detail line coloured as its diff marker says (`+` create, `-` delete).
+fn paint_diff_line(p: Paint, line: &str) -> String {
+    match line.chars().next() {
+        Some('+') => p.action(Action::Create, line),
+        Some('-') => p.action(Action::Delete, line),
+        _ => line.to_string(),
+    }
 }
 
 fn resource_symbol(changes: &[&DiffChange]) -> &'static str {
@@ -121,6 +174,9 @@ fn host_body(h: &DiffHost, p: Paint) -> String {
                 "      {}\n",
                 p.action(dc.change.action, &change_line(dc))
             ));
+            for line in dc.detail.iter().flat_map(detail_lines) {
+                out.push_str(&format!("          {}\n", paint_diff_line(p, &line)));
+            }
             if let Some(c) = &dc.cause {
                 out.push_str(&format!("        # {}\n", cause_text(c)));
             }
@@ -187,12 +243,12 @@ pub fn render(d: &SpecDiff, color: bool) -> String {
         out.push_str(&p.bold("Changes on many hosts:"));
         out.push_str("\n\n");
         for g in &d.groups {
-            let values = change_values(
+            let values = values_text(
                 g.action,
                 g.sensitive,
                 g.before.as_ref(),
-                None,
                 g.after.as_ref(),
+                g.detail.as_ref(),
             );
             out.push_str(&format!(
                 "  {} {}: {} {}{}\n",
@@ -217,6 +273,9 @@ pub fn render(d: &SpecDiff, color: bool) -> String {
             }
             for c in &g.causes {
                 out.push_str(&format!("      caused by {}\n", cause_text(c)));
+            }
+            for line in g.detail.iter().flat_map(detail_lines) {
+                out.push_str(&format!("        {}\n", paint_diff_line(p, &line)));
             }
         }
         out.push('\n');

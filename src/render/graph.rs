@@ -5,12 +5,44 @@ use crate::plan::PlanGraph;
 use crate::plan::resource::ResourceKind;
 use std::collections::BTreeMap;
 
-/// The graph as text: every node sorted by address, followed by the nodes it comes after and
-/// the rules that order them (see [`PlanGraph::to_text`]), then a count line.
+/// The graph as text: every node numbered in execution order (the topological order of
+/// [`PlanGraph::topological_order`], the order the planner takes: a host's steps after the
+/// hosts it depends on, and among the steps that are ready the host, then the step kind
+/// (firmware, power, OS settings, reset, links, runtime settings), then the address decides,
+/// so the order is deterministic), each followed by the nodes it comes after, with their
+/// numbers and the rules that order them, then a count line.
+///
+/// ```text
+///  1. host/a/bios
+///  2. host/a/reboot
+///     after 1. host/a/bios [bios-before-reboot]
+/// ```
 pub fn text(graph: &PlanGraph) -> String {
-    let mut s = graph.to_text();
+    let order = graph.topological_order();
+    let width = order.len().to_string().len();
+    let number: BTreeMap<&crate::plan::Address, usize> = order
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (&n.address, i + 1))
+        .collect();
+    let mut s = String::new();
+    for (i, n) in order.iter().enumerate() {
+        s.push_str(&format!("{:>width$}. {}\n", i + 1, n.address));
+        let mut deps = graph.dependencies(&n.address);
+        deps.sort_by_key(|(dep, _)| number.get(dep).copied().unwrap_or(usize::MAX));
+        for (dep, rules) in deps {
+            let at = number
+                .get(&dep)
+                .map_or_else(|| "?".to_string(), ToString::to_string);
+            s.push_str(&format!(
+                "{:width$}  after {at}. {dep} [{}]\n",
+                "",
+                rules.join(", ")
+            ));
+        }
+    }
     s.push_str(&format!(
-        "\n{} nodes, {} edges (an edge `after X [rule]` means X happens first).\n",
+        "\n{} nodes, {} edges, numbered in execution order (an edge `after N. X [rule]` means X happens first).\n",
         graph.node_count(),
         graph.edge_count()
     ));

@@ -456,35 +456,58 @@ fn unknown_key(entry: &super::yaml::Entry, props: Option<&Map<String, Json>>, pa
     d
 }
 
-/// The closest candidate to `got`: equal ignoring case and `-`/`_`, else within a small
-/// edit distance (Levenshtein at most max(2, len/3)).
+/// The closest candidate to `got`, offered only when it is a likely typo of it:
+///
+/// - names are compared ignoring case and the separators `-`, `_` and `.` (`linkAggregation`
+///   is `link-aggregation`, `R1_C01` is `r1-c01`); equal that way is a match;
+/// - otherwise the edit distance (optimal string alignment: a swapped pair of letters is one
+///   edit) must be at most a quarter of the longer name, and at least 1 (`mut` -> `mtu`,
+///   `lnik-aggregation` -> `link-aggregation`);
+/// - the numbers in both must be the same (`r1-c1` may mean `r1-c01`, but `r7-s09` is not a
+///   typo of `r7-c04`, nor `ens1f0` of `ens1f1`): a different number names another thing.
 pub fn did_you_mean<'c>(got: &str, candidates: impl Iterator<Item = &'c str>) -> Option<&'c str> {
     let norm = |s: &str| {
         s.chars()
-            .filter(|c| *c != '-' && *c != '_')
+            .filter(|c| !matches!(c, '-' | '_' | '.'))
             .flat_map(char::to_lowercase)
             .collect::<String>()
     };
     if got.len() > 256 {
-        // Not a typo of anything, and Levenshtein on a 2 MiB key takes seconds.
+        // Not a typo of anything, and an edit distance on a 2 MiB key takes seconds.
         return None;
     }
     let got_norm = norm(got);
+    let got_numbers = numbers(got);
     let mut best: Option<(usize, &str)> = None;
     for c in candidates {
-        if norm(c) == got_norm {
+        let c_norm = norm(c);
+        if c_norm == got_norm {
             return Some(c);
         }
-        let c_norm = norm(c);
-        let d = strsim::levenshtein(&got_norm, &c_norm);
-        let limit = (got.len().max(c.len()) / 3).max(2);
+        if c.len() > 256 || numbers(c) != got_numbers {
+            continue;
+        }
+        let d = strsim::osa_distance(&got_norm, &c_norm);
+        let longer = got_norm.chars().count().max(c_norm.chars().count());
+        let limit = (longer / 4).max(1);
         // A distance as long as the longer word means nothing is shared (`8` vs `pf`).
-        let related = d < got_norm.chars().count().max(c_norm.chars().count());
-        if d <= limit && related && best.is_none_or(|(bd, _)| d < bd) {
+        if d <= limit && d < longer && best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, c));
         }
     }
     best.map(|(_, c)| c)
+}
+
+/// The numbers in a name, as values (`r1c01` has 1 and 1), to tell `r7-s09` from `r7-c04`.
+fn numbers(s: &str) -> Vec<u128> {
+    s.split(|c: char| !c.is_ascii_digit())
+        .filter(|run| !run.is_empty())
+        .map(|run| {
+            let digits = run.trim_start_matches('0');
+            // Longer than u128: compare a saturated value (such names are no typo of a short one).
+            digits.parse::<u128>().unwrap_or(u128::MAX)
+        })
+        .collect()
 }
 
 fn check_int_range(schema: &Json, i: i64, node: &Node, path: &str, out: &mut Vec<Diag>) {
@@ -614,5 +637,58 @@ mod tests {
         assert_eq!(did_you_mean("8", ["pf", "ids"].into_iter()), None);
         assert_eq!(did_you_mean(&"mtu".repeat(1000), c.iter().copied()), None);
         assert_eq!(did_you_mean("id", ["pf", "ids"].into_iter()), Some("ids"));
+    }
+
+    #[test]
+    fn did_you_mean_offers_only_close_matches() {
+        // The friction log: a host that does not exist is not a typo of one that differs in
+        // a letter and a number.
+        let hosts = ["R7_C04", "r7-c05", "r7-s01"];
+        assert_eq!(did_you_mean("r7-s09", hosts.iter().copied()), None);
+        assert_eq!(did_you_mean("ens1f0", ["ens1f1"].into_iter()), None);
+        assert_eq!(did_you_mean("abcd", ["wxyz"].into_iter()), None);
+        assert_eq!(
+            did_you_mean("compute", ["storage", "dpu"].into_iter()),
+            None
+        );
+        // Suggestions that must stay: case, separators, a leading zero, one typo or swap.
+        assert_eq!(
+            did_you_mean("r7_c04", hosts.iter().copied()),
+            Some("R7_C04")
+        );
+        assert_eq!(
+            did_you_mean("R7-C05", hosts.iter().copied()),
+            Some("r7-c05")
+        );
+        assert_eq!(did_you_mean("r7-c5", hosts.iter().copied()), Some("r7-c05"));
+        assert_eq!(did_you_mean("r7-s1", hosts.iter().copied()), Some("r7-s01"));
+        assert_eq!(
+            did_you_mean("comptue", ["storage", "compute"].into_iter()),
+            Some("compute")
+        );
+        assert_eq!(
+            did_you_mean(
+                "SriovGlobalEnabel",
+                ["SriovGlobalEnable", "ProcVirtualization"].into_iter()
+            ),
+            Some("SriovGlobalEnable")
+        );
+        assert_eq!(
+            did_you_mean("base_iface", ["base-iface", "mtu"].into_iter()),
+            Some("base-iface")
+        );
+        assert_eq!(
+            did_you_mean("credentialRef", ["credentialsRef", "endpoint"].into_iter()),
+            Some("credentialsRef")
+        );
+        assert_eq!(did_you_mean("bond1", ["bond0", "ens1f0"].into_iter()), None);
+        assert_eq!(
+            did_you_mean("bond0.10", ["bond0.100", "bond0.200"].into_iter()),
+            None
+        );
+        assert_eq!(
+            did_you_mean("bnod0.100", ["bond0.100", "bond0.200"].into_iter()),
+            Some("bond0.100")
+        );
     }
 }

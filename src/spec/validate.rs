@@ -14,6 +14,7 @@
 //! | `vlan_base_missing` | `vlan.base-iface` not defined in `interfaces` |
 //! | `vlan_mtu_above_base` | a VLAN's MTU above its base interface's |
 //! | `bond_no_ports` / `bond_port_conflict` / `bond_option` | bonds |
+//! | `bond_port_unknown` (warning) | a bond port that names no interface or NIC of the host |
 //! | `interface_type_mismatch` | `link-aggregation` / `vlan` / `sr-iov` on the wrong type |
 //! | `total_vfs_range` | `total-vfs` negative, above 256 or above the NIC's `maxVfs` |
 //! | `vf_id_range` | a VF id at or above `total-vfs` |
@@ -430,6 +431,41 @@ fn check_network(cx: &mut Ctx<'_>, s: &HostSettings) {
     }
 }
 
+/// A bond port must name an interface of the host (`network.interfaces`) or a NIC it
+/// declares (`hardware.nics`); otherwise nmstate cannot enslave it (a warning: the port may
+/// be an interface bmfleet does not manage).
+fn check_bond_port_known(cx: &mut Ctx<'_>, bond: &Interface, port: &str, span: Span) {
+    let settings = &cx.host.settings;
+    let interfaces = settings.network.iter().flat_map(|n| &n.interfaces);
+    let nics = settings.hardware.iter().flat_map(|h| h.nics.keys());
+    let known = interfaces.clone().any(|i| i.name == port) || nics.clone().any(|n| n == port);
+    if known {
+        return;
+    }
+    let mut d = Diag::warning(
+        "bond_port_unknown",
+        format!(
+            "`{port}`, a port of bond `{}`, is not an interface of the host",
+            bond.name
+        ),
+        Some(span),
+    )
+    .label("no interface with this name");
+    // Candidates in document order, so ties resolve the same every run.
+    let names: Vec<&str> = interfaces
+        .map(|i| i.name.as_str())
+        .chain(nics.map(String::as_str))
+        .filter(|n| *n != bond.name)
+        .collect();
+    d = match super::check::did_you_mean(port, names.into_iter()) {
+        Some(best) => d.help(format!("did you mean `{best}`?")),
+        None => d.help(format!(
+            "add an interface named `{port}` to network.interfaces (type: ethernet)"
+        )),
+    };
+    cx.push(d);
+}
+
 fn check_bond<'a>(cx: &mut Ctx<'_>, iface: &'a Interface, owner: &mut HashMap<&'a str, &'a str>) {
     let p = iface_path(iface);
     let Some(la) = &iface.link_aggregation else {
@@ -465,6 +501,7 @@ fn check_bond<'a>(cx: &mut Ctx<'_>, iface: &'a Interface, owner: &mut HashMap<&'
     }
     for (i, port) in ports.iter().enumerate() {
         let span = cx.span(&format!("{p}.link-aggregation.port[{i}]"));
+        check_bond_port_known(cx, iface, port, span);
         if let Some(first) = owner.get(port.as_str()) {
             let first_bond = (*first).to_string();
             let idx = cx
@@ -796,20 +833,10 @@ fn check_os(cx: &mut Ctx<'_>, s: &HostSettings) {
 
 fn check_kernel_args(cx: &mut Ctx<'_>, args: &[String], hp: Option<&super::model::HugepagesSpec>) {
     let mut seen: HashMap<&str, (usize, &str)> = HashMap::new();
-    let mut size_counts: Vec<(String, u64, usize)> = Vec::new();
-    let mut current_size: Option<String> = None;
+    let default_size = hp.and_then(|h| h.default_size.as_deref());
+    let size_counts = hugepage_reservations(args, default_size);
     for (i, arg) in args.iter().enumerate() {
         let (key, value) = arg.split_once('=').unwrap_or((arg.as_str(), ""));
-        match key {
-            "hugepagesz" => current_size = Some(value.to_string()),
-            "hugepages" => {
-                let size = current_size.clone().unwrap_or_else(|| "default".into());
-                if let Ok(n) = value.parse::<u64>() {
-                    size_counts.push((size, n, i));
-                }
-            }
-            _ => {}
-        }
         if key != "hugepagesz" && key != "hugepages" {
             if let Some((j, prev)) = seen.get(key) {
                 if *prev != value {
@@ -862,11 +889,6 @@ fn check_kernel_args(cx: &mut Ctx<'_>, args: &[String], hp: Option<&super::model
         cx.push(d);
     }
     for (size, n, i) in size_counts {
-        let size = if size == "default" {
-            hp.default_size.clone().unwrap_or_else(|| "2M".into())
-        } else {
-            size
-        };
         let declared: u64 = hp
             .pages
             .iter()
@@ -885,6 +907,52 @@ fn check_kernel_args(cx: &mut Ctx<'_>, args: &[String], hp: Option<&super::model
             cx.push(d);
         }
     }
+}
+
+/// The architecture's default huge page size when nothing selects one (x86-64: 2M).
+pub const HUGEPAGE_DEFAULT_SIZE: &str = "2M";
+
+/// The huge pages a kernel command line reserves, as `(size, count, index of the
+/// hugepages= argument)`, read as the kernel reads it (`Documentation/admin-guide/mm/
+/// hugetlbpage.rst`): `hugepages=N` applies to the size selected by the most recent
+/// `hugepagesz=` or `default_hugepagesz=` before it; with neither before it, to the default
+/// size, which the first `default_hugepagesz=` on the line sets wherever it appears (else
+/// `fallback_default`, the size `os.hugepages.defaultSize` declares, else
+/// [`HUGEPAGE_DEFAULT_SIZE`]). Counts that are not a plain number (the per-node `0:32,1:32`
+/// form) are left out.
+pub fn hugepage_reservations(
+    args: &[String],
+    fallback_default: Option<&str>,
+) -> Vec<(String, u64, usize)> {
+    let split = |arg: &'_ str| -> (String, String) {
+        let (k, v) = arg.split_once('=').unwrap_or((arg, ""));
+        (k.to_string(), v.to_string())
+    };
+    let default = args
+        .iter()
+        .map(|a| split(a))
+        .find(|(k, _)| k == "default_hugepagesz")
+        .map(|(_, v)| v)
+        .or_else(|| fallback_default.map(str::to_string))
+        .unwrap_or_else(|| HUGEPAGE_DEFAULT_SIZE.to_string());
+    let mut current: Option<String> = None;
+    let mut out = Vec::new();
+    for (i, arg) in args.iter().enumerate() {
+        let (key, value) = split(arg);
+        match key.as_str() {
+            "hugepagesz" => current = Some(value),
+            // `default_hugepagesz=1G hugepages=4` reserves 4 pages of the default size.
+            "default_hugepagesz" => current = Some(default.clone()),
+            "hugepages" => {
+                if let Ok(n) = value.parse::<u64>() {
+                    let size = current.clone().unwrap_or_else(|| default.clone());
+                    out.push((size, n, i));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// True for a PCI address `DDDD:BB:DD.F` (domain, bus, device, function, in hex).
@@ -1536,6 +1604,56 @@ pub fn scalar_text(s: &Scalar) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hugepages_follow_the_kernels_size_rule() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let sizes = |a: &[&str], fallback: Option<&str>| {
+            hugepage_reservations(&args(a), fallback)
+                .into_iter()
+                .map(|(size, n, _)| (size, n))
+                .collect::<Vec<_>>()
+        };
+        let v = |x: &[(&str, u64)]| {
+            x.iter()
+                .map(|(s, n)| (s.to_string(), *n))
+                .collect::<Vec<_>>()
+        };
+        // The friction-log case: hugepages=64 after default_hugepagesz=2M is 2M pages, even
+        // after a 1G pair and with os.hugepages.defaultSize 1G.
+        assert_eq!(
+            sizes(
+                &[
+                    "hugepagesz=1G",
+                    "hugepages=4",
+                    "default_hugepagesz=2M",
+                    "hugepages=64"
+                ],
+                Some("1G")
+            ),
+            v(&[("1G", 4), ("2M", 64)])
+        );
+        assert_eq!(
+            sizes(&["default_hugepagesz=2M", "hugepages=64"], Some("1G")),
+            v(&[("2M", 64)])
+        );
+        // First on the line: the default size, which default_hugepagesz sets even after it.
+        assert_eq!(
+            sizes(&["hugepages=2", "default_hugepagesz=1G"], None),
+            v(&[("1G", 2)])
+        );
+        assert_eq!(sizes(&["hugepages=2"], Some("1G")), v(&[("1G", 2)]));
+        assert_eq!(sizes(&["hugepages=2"], None), v(&[("2M", 2)]));
+        // The most recent hugepagesz wins.
+        assert_eq!(
+            sizes(
+                &["default_hugepagesz=1G", "hugepagesz=2M", "hugepages=512"],
+                None
+            ),
+            v(&[("2M", 512)])
+        );
+        assert_eq!(sizes(&["hugepages=0:32,1:32"], None), v(&[]));
+    }
 
     #[test]
     fn memory_sizes() {

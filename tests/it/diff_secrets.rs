@@ -1,5 +1,5 @@
 //! The diff goldens rotate a hashed password in cloud-init user-data between two commits:
-//! the change must be visible (the document digest changes) but the value must never appear
+//! the change must be visible (a masked `passwd:` line changes) but the value must never appear
 //! in text, markdown or JSON output.
 
 use std::path::Path;

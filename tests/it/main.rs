@@ -8,7 +8,9 @@ mod sim_common;
 
 mod architecture;
 mod cli_help;
+mod diff_detail;
 mod diff_secrets;
+mod diff_summary;
 mod engine_refresh;
 mod golden;
 mod os_provider;

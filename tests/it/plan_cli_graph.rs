@@ -29,11 +29,54 @@ fn text_graph_of_selected_hosts() {
         out.starts_with("# spec: "),
         "the revision read comes first:\n{out}"
     );
-    assert!(out.contains("\nhost/r1-s01\n  after host/r1-s01/power [host-complete]\n"));
-    assert!(out.contains("host/r1-s02/bios\n  after host/r1-s01 [depends-on]\n"));
     assert!(!out.contains("r2-"));
     assert!(!out.contains("r1-c01"));
-    assert!(out.ends_with("(an edge `after X [rule]` means X happens first).\n"));
+    assert!(out.ends_with(
+        "numbered in execution order (an edge `after N. X [rule]` means X happens first).\n"
+    ));
+    // Every node is numbered 1, 2, 3... in execution order: each comes after the nodes it
+    // waits for (a topological order), and not in address order.
+    let mut numbers: Vec<(usize, String)> = Vec::new();
+    let mut current = 0;
+    for line in out.lines().skip(1) {
+        let trimmed = line.trim_start();
+        if let Some(rest) = trimmed.strip_prefix("after ") {
+            let (n, _) = rest.split_once(". ").unwrap();
+            let n: usize = n.parse().unwrap();
+            assert!(n < current, "{line} under node {current}:\n{out}");
+        } else if let Some((n, address)) = trimmed.split_once(". ")
+            && let Ok(n) = n.parse()
+        {
+            current = n;
+            assert_eq!(current, numbers.len() + 1, "{line}");
+            numbers.push((current, address.to_string()));
+        }
+    }
+    let at = |a: &str| {
+        numbers
+            .iter()
+            .find(|(_, x)| x == a)
+            .map(|(n, _)| *n)
+            .unwrap_or_else(|| panic!("{a} not listed:\n{out}"))
+    };
+    assert!(numbers.len() > 20);
+    assert!(at("host/r1-s01/bios") < at("host/r1-s01/power"));
+    assert!(at("host/r1-s01/power") < at("host/r1-s01/os/kernel-args"));
+    assert!(at("host/r1-s01/power") < at("host/r1-s01/network/ens2f0"));
+    assert!(at("host/r1-s01/network/bond0") < at("host/r1-s01/network/bond0.100"));
+    assert!(at("host/r1-s01") < at("host/r1-s02/bios"));
+    let addresses: Vec<&String> = numbers.iter().map(|(_, a)| a).collect();
+    let mut sorted = addresses.clone();
+    sorted.sort();
+    assert_ne!(
+        addresses, sorted,
+        "listed alphabetically, not in execution order"
+    );
+    assert!(out.contains(&format!(
+        "{}. host/r1-s02/bios\n    after {}. host/r1-s01 [depends-on]\n",
+        at("host/r1-s02/bios"),
+        at("host/r1-s01")
+    )));
 }
 
 #[test]
@@ -49,7 +92,10 @@ fn dot_graph() {
     .unwrap();
     assert!(out.contains("subgraph \"cluster_r1-d01\""));
     assert!(out.contains(
-        "\"host/r1-d01/dpu/mode\" -> \"host/r1-d01/reboot\" [label=\"dpu-before-reboot\"];"
+        "\"host/r1-d01/dpu/mode\" -> \"host/r1-d01/power\" [label=\"firmware-before-power\"];"
+    ));
+    assert!(out.contains(
+        "\"host/r1-d01/power\" -> \"host/r1-d01/os/kernel-args\" [label=\"power-before-os\"];"
     ));
 }
 

@@ -33,16 +33,21 @@ host/r1-c01/boot
   after host/r1-c01/cloud-init [cloud-init-before-boot-override]
 host/r1-c01/cloud-init
 host/r1-c01/dns
+  after host/r1-c01/power [power-before-os]
 host/r1-c01/network/ens1f0
+  after host/r1-c01/power [power-before-os]
 host/r1-c01/network/ens1f0/sr-iov
   after host/r1-c01/network/ens1f0 [link-before-sr-iov]
   after host/r1-c01/reboot [reboot-before-vf-count]
 host/r1-c01/network/ens1f1
+  after host/r1-c01/power [power-before-os]
 host/r1-c01/network/ens1f1/sr-iov
   after host/r1-c01/network/ens1f1 [link-before-sr-iov]
   after host/r1-c01/reboot [reboot-before-vf-count]
 host/r1-c01/os/hugepages
+  after host/r1-c01/power [power-before-os]
 host/r1-c01/os/kernel-args
+  after host/r1-c01/power [power-before-os]
 host/r1-c01/os/sysctl
   after host/r1-c01/reboot [reboot-before-runtime-os]
 host/r1-c01/os/sysfs
@@ -52,15 +57,9 @@ host/r1-c01/os/tunables
 host/r1-c01/os/vfio
   after host/r1-c01/network/ens1f0/sr-iov [sr-iov-before-vfio]
 host/r1-c01/power
-  after host/r1-c01/dns [power-last]
-  after host/r1-c01/network/ens1f1/sr-iov [power-last]
-  after host/r1-c01/os/sysctl [power-last]
-  after host/r1-c01/os/sysfs [power-last]
-  after host/r1-c01/os/tunables [power-last]
-  after host/r1-c01/os/vfio [power-last]
+  after host/r1-c01/bios [firmware-before-power]
+  after host/r1-c01/boot [firmware-before-power]
 host/r1-c01/reboot
-  after host/r1-c01/bios [bios-before-reboot]
-  after host/r1-c01/boot [boot-before-reboot]
   after host/r1-c01/os/hugepages [boot-params-before-reboot]
   after host/r1-c01/os/kernel-args [boot-params-before-reboot]
 ";
@@ -80,7 +79,24 @@ host/r1-c01/reboot
     // The reduction dropped edges but kept the order: cloud-init still precedes the reboot.
     let order = g.topological_order();
     assert!(position(&order, "host/r1-c01/cloud-init") < position(&order, "host/r1-c01/reboot"));
-    assert_eq!(order.last().unwrap().address, "host/r1-c01/power");
+    // Power comes after the BMC settings and before every step that runs over SSH (an OS
+    // step cannot run on a host that is Off); the reboot the OS settings need comes after it.
+    let power = position(&order, "host/r1-c01/power");
+    for before in ["host/r1-c01/bios", "host/r1-c01/boot"] {
+        assert!(position(&order, before) < power, "{before}");
+    }
+    for after in [
+        "host/r1-c01/os/kernel-args",
+        "host/r1-c01/os/hugepages",
+        "host/r1-c01/network/ens1f0",
+        "host/r1-c01/network/ens1f1/sr-iov",
+        "host/r1-c01/dns",
+        "host/r1-c01/os/sysctl",
+        "host/r1-c01/os/vfio",
+        "host/r1-c01/reboot",
+    ] {
+        assert!(power < position(&order, after), "{after}");
+    }
 }
 
 #[test]
@@ -92,13 +108,13 @@ fn storage_host_orders_ports_bond_vlans_and_waits_for_its_dependency() {
     for line in [
         "host/r1-s02/network/bond0\n  after host/r1-s02/network/ens2f0 [port-before-bond]\n  after host/r1-s02/network/ens2f1 [port-before-bond]\n",
         "host/r1-s02/network/bond0.100\n  after host/r1-s02/network/bond0 [base-before-vlan]\n",
-        "host/r1-s01\n  after host/r1-s01/power [host-complete]\n",
+        "host/r1-s01\n  after host/r1-s01/dns [host-complete]\n",
         "host/r1-s02/bios\n  after host/r1-s01 [depends-on]\n",
     ] {
         assert!(text.contains(line), "missing:\n{line}\nin:\n{text}");
     }
     let order = g.topological_order();
-    assert!(position(&order, "host/r1-s01/power") < position(&order, "host/r1-s02/bios"));
+    assert!(position(&order, "host/r1-s01/os/sysctl") < position(&order, "host/r1-s02/bios"));
     assert!(
         position(&order, "host/r1-s02/network/ens2f0")
             < position(&order, "host/r1-s02/network/bond0")
@@ -198,7 +214,7 @@ fn bios_and_dpu_mode_feed_one_reboot_and_vf_counts_wait_for_it() {
     // PF link (the direct reboot -> sr-iov edge is implied, so the dump leaves it out).
     assert!(
         text.contains(
-            "host/d1/network/p0\n  after host/d1/reboot [reboot-before-network-after-dpu-mode]\n"
+            "host/d1/network/p0\n  after host/d1/power [power-before-os]\n  after host/d1/reboot [reboot-before-network-after-dpu-mode]\n"
         ),
         "{text}"
     );
@@ -303,7 +319,7 @@ fn dot_output_has_a_cluster_per_host_and_labelled_edges() {
     assert!(dot.trim_end().ends_with('}'));
     let text = bmfleet::render::graph::text(&g);
     assert!(text.ends_with(&format!(
-        "{} nodes, {} edges (an edge `after X [rule]` means X happens first).\n",
+        "{} nodes, {} edges, numbered in execution order (an edge `after N. X [rule]` means X happens first).\n",
         g.node_count(),
         g.edge_count()
     )));
@@ -322,7 +338,8 @@ fn rules_table_lists_every_required_ordering() {
         "sr-iov-before-vfio",
         "cloud-init-before-boot-override",
         "boot-before-reboot",
-        "power-last",
+        "firmware-before-power",
+        "power-before-os",
     ] {
         assert!(names.contains(required), "{required}");
     }
