@@ -170,7 +170,7 @@ fn init_logging() {
         .or_else(|_| EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| EnvFilter::new("warn"));
     let color = std::io::stderr().is_terminal()
-        && !std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
