@@ -394,6 +394,8 @@ fn compare(
                         show_plain(c),
                         show_plain(desired)
                     )
+                } else if let Some(text) = args_change(r.kind, c, desired) {
+                    format!("{text}; {}", takes_effect(r.kind, key))
                 } else {
                     format!(
                         "{w} is {}, spec says {}; {}",
@@ -427,6 +429,30 @@ fn compare(
         reason,
         group: None,
     })
+}
+
+/// Kernel arguments as the arguments added and removed (`add iommu=pt hugepages=64; remove
+/// hugepages=32`), not two whole lists.
+fn args_change(kind: ResourceKind, current: &Value, desired: &Value) -> Option<String> {
+    if kind != ResourceKind::KernelArgs {
+        return None;
+    }
+    let list = |v: &Value| -> Option<Vec<String>> {
+        v.as_array().map(|a| {
+            a.iter()
+                .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+                .collect()
+        })
+    };
+    let (added, removed) = super::text_diff::args_diff(&list(current)?, &list(desired)?);
+    let mut parts = Vec::new();
+    if !added.is_empty() {
+        parts.push(format!("add {}", added.join(" ")));
+    }
+    if !removed.is_empty() {
+        parts.push(format!("remove {}", removed.join(" ")));
+    }
+    (!parts.is_empty()).then(|| format!("kernel args: {}", parts.join("; ")))
 }
 
 /// A string value without quotes (`Off`), for power-state reasons.

@@ -99,6 +99,11 @@ fn drift_on_the_host_is_planned_with_its_disruption() {
     let args = find("host/g1/os/kernel-args", "args");
     assert_eq!(args.before, Some(json!(["quiet"])));
     assert_eq!(args.action, Action::Update);
+    assert!(
+        args.reason.starts_with("kernel args: add iommu=pt;"),
+        "{}",
+        args.reason
+    );
     assert_eq!(host.changes.len(), 3, "{:#?}", host.changes);
 }
 
