@@ -72,19 +72,26 @@ async fn run(hosts_n: usize, parallelism: usize, latency_ms: u64) {
     config.faults.latency = Latency::fixed(latency_ms);
     config.faults.session_limit = 64;
     let sim = SimServer::start(config).await.unwrap();
-    let targets = bmfleet::engine::targets::simulated_targets(&sim, &hosts, dir.path());
+    let targets = bmfleet::sim::targets::simulated_targets(&sim, &hosts, dir.path());
     let bmcs = targets.len() + targets.iter().filter(|t| t.dpu.is_some()).count();
-    let opts = RefreshOptions {
-        parallelism,
-        ..RefreshOptions::default()
-    };
+    let opts = RefreshOptions { parallelism };
     let t1 = Instant::now();
-    let result = refresh(targets, &opts, Arc::new(NullReporter)).await;
+    let providers: Vec<Arc<dyn bmfleet::engine::Provider>> = vec![Arc::new(
+        bmfleet::redfish::provider::RedfishProvider::new(targets, Default::default()),
+    )];
+    let result = refresh(
+        &hosts,
+        &fleet.data_files,
+        &providers,
+        &opts,
+        Arc::new(NullReporter),
+    )
+    .await;
     let refresh_time = t1.elapsed();
     let failed = result
         .observed
         .values()
-        .filter(|h| h.bmc.is_err() || h.dpu.as_ref().is_some_and(Result::is_err))
+        .filter(|h| h.first_error().is_some())
         .count();
     let t2 = Instant::now();
     let planned = bmfleet_bench_plan(&fleet, &result.observed);

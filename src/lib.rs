@@ -27,10 +27,12 @@
 
 pub mod cli;
 pub mod engine;
+pub mod ops;
 pub mod os;
 pub mod plan;
 pub mod redfish;
 pub mod render;
 pub mod secret;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod spec;

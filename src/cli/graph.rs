@@ -36,8 +36,7 @@ pub fn run(
     args: &GraphArgs,
     out: &mut dyn Write,
 ) -> miette::Result<ExitCode> {
-    let fleet = super::load(g)?;
-    super::require_valid(&fleet, ctx)?;
+    let fleet = super::load_valid(g, ctx)?;
     let selector = match &args.selector {
         Some(text) => Some(Selector::parse(text).map_err(|e| {
             miette::miette!(

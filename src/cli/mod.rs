@@ -6,6 +6,7 @@ mod explain;
 mod graph;
 mod plan;
 mod show;
+#[cfg(feature = "sim")]
 mod sim;
 mod validate;
 
@@ -88,9 +89,17 @@ pub enum Command {
     /// Read the live state of every selected host over Redfish and print the plan: what
     /// would change, pending values, disruption, order and rollout batches.
     #[command(
-        after_help = "Examples:\n  bmfleet plan --simulate --fleet examples/fleet\n  bmfleet plan -l rack=r1 --format markdown --out plan.json\n  bmfleet plan --detailed-exitcode   # 0 no changes, 2 changes, 1 error\n\nCredentials come from the environment variables named in the Fleet's spec.credentials."
+        after_help = "Examples:\n  bmfleet plan --simulate --fleet examples/fleet\n  bmfleet plan -l rack=r1 --format markdown --out plan.json\n  bmfleet plan --detailed-exitcode   # 0 no changes, 2 changes, 1 error\n  bmfleet plan --sim-url http://127.0.0.1:8000 --fleet examples/fleet   # a running `bmfleet sim`\n\nCredentials come from the environment variables named in the Fleet's spec.credentials."
     )]
     Plan(plan::PlanArgs),
+    /// Re-render a saved plan (`bmfleet plan --out FILE`) as text, markdown or JSON, without
+    /// reading specs or BMCs.
+    #[command(
+        name = "show-plan",
+        after_help = "Examples:\n  bmfleet plan --simulate --fleet examples/fleet --out plan.json\n  bmfleet show-plan plan.json\n  bmfleet show-plan plan.json --format markdown"
+    )]
+    ShowPlan(plan::ShowPlanArgs),
+    #[cfg(feature = "sim")]
     /// Serve a simulated Redfish fleet (BMC and DPU per host) seeded from the specs, with
     /// drift, latency and fault injection, on 127.0.0.1.
     #[command(
@@ -222,6 +231,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> miette::Result<ExitCode> {
         Command::Explain(args) => explain::run(&cli.global, &ctx, &args, out),
         Command::Diff(args) => diff::run(&cli.global, &ctx, &args, out),
         Command::Plan(args) => plan::run(&cli.global, &ctx, &args, out),
+        Command::ShowPlan(args) => plan::show(&ctx, &args, out),
+        #[cfg(feature = "sim")]
         Command::Sim(args) => sim::run(&cli.global, &ctx, &args, out),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
@@ -278,6 +289,26 @@ pub fn write_out(out: &mut dyn Write, text: &str) -> miette::Result<()> {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(miette::miette!("writing output: {e}")),
+    }
+}
+
+/// Loads the fleet through [`crate::ops::load_valid`] and renders its failure: a source
+/// error as it is, spec errors as the diagnostics report (for commands that need a valid
+/// fleet).
+///
+/// # Errors
+/// When the specs cannot be read or have errors.
+pub fn load_valid(g: &GlobalArgs, ctx: &Ctx) -> miette::Result<LoadedFleet> {
+    match crate::ops::load_valid(&LoadOptions {
+        fleet_dir: g.fleet.clone(),
+        revision: g.revision.clone(),
+    }) {
+        Ok(fleet) => Ok(fleet),
+        Err(crate::ops::FleetError::Source(e)) => Err(e.into()),
+        Err(crate::ops::FleetError::Invalid(fleet)) => {
+            require_valid(&fleet, ctx)?;
+            Ok(*fleet)
+        }
     }
 }
 

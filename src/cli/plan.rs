@@ -1,16 +1,11 @@
 use super::{Ctx, GlobalArgs, write_out};
-use crate::engine::{
-    CredentialSource, NullReporter, RefreshOptions, Reporter, refresh, targets_for,
-};
-use crate::plan::{PlanOptions, select_hosts};
+use crate::engine::{NullReporter, Reporter};
+use crate::ops::{LiveSource, PlanRequest, plan_fleet};
 use crate::render::progress::{BarReporter, NdjsonReporter};
-use crate::sim::from_spec::{Seeding, from_spec};
-use crate::spec::selector::Selector;
 use clap::{Args, ValueEnum};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// `bmfleet plan` options.
 #[derive(Debug, Args)]
@@ -23,9 +18,15 @@ pub struct PlanArgs {
     #[arg(long, short = 'o', value_name = "FILE")]
     pub out: Option<std::path::PathBuf>,
     /// Exit 0 when there are no changes, 2 when there are changes, 1 on errors (Terraform's
-    /// -detailed-exitcode).
+    /// -detailed-exitcode). Resources that could not be observed (listed as not observed,
+    /// e.g. OS state until the SSH reader lands) are not changes: they do not make the exit
+    /// code 2; add --require-observed to make them fail.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Exit 1 when any resource in scope was not observed, so that a drift check cannot pass
+    /// on state it did not read.
+    #[arg(long)]
+    pub require_observed: bool,
     /// Only hosts whose labels match this selector (kubectl syntax: `rack=r1,role in (compute)`).
     #[arg(long, short = 'l', value_name = "SELECTOR")]
     pub selector: Option<String>,
@@ -44,8 +45,12 @@ pub struct PlanArgs {
     pub progress: Progress,
     /// Read live state from an in-process simulated fleet seeded from the specs (with drift)
     /// instead of the real BMCs.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "sim_url")]
     pub simulate: bool,
+    /// Read live state from a running `bmfleet sim` at this base URL (as it prints it, e.g.
+    /// `http://127.0.0.1:8000`); its state persists between commands.
+    #[arg(long, value_name = "URL")]
+    pub sim_url: Option<String>,
     /// With --simulate: seed of the simulated drift.
     #[arg(long, default_value_t = 29, requires = "simulate")]
     pub seed: u64,
@@ -85,109 +90,225 @@ pub fn run(
     args: &PlanArgs,
     out: &mut dyn Write,
 ) -> miette::Result<ExitCode> {
-    let fleet = super::load(g)?;
-    super::require_valid(&fleet, ctx)?;
-    let mut opts = PlanOptions::for_fleet(&fleet);
-    if let Some(text) = &args.selector {
-        opts.selector = Some(Selector::parse(text).map_err(|e| {
-            miette::miette!(
-                code = "bmfleet::cli::selector",
-                help = "kubectl syntax: key=value, key!=value, key in (a,b), key notin (a), key, !key; joined by commas",
-                "invalid --selector `{text}`: {e}"
-            )
-        })?);
-    }
-    opts.hosts = args.hosts.clone();
-    opts.exclude = args.exclude.clone();
-    let selected = select_hosts(&fleet.hosts, &opts)?;
-    let filtered = args.selector.is_some() || !args.hosts.is_empty() || !args.exclude.is_empty();
-    if filtered {
-        super::require_selection(
-            selected.len(),
-            fleet.hosts.len(),
-            "the --selector/--host/--exclude filters",
-        )?;
-    }
-    let concurrency = fleet
-        .fleet
-        .as_ref()
-        .map(|f| f.doc.spec.concurrency.clone())
-        .unwrap_or_default();
-    let mut refresh_opts = RefreshOptions {
-        parallelism: args
-            .parallelism
-            .unwrap_or(concurrency.parallelism as usize)
-            .max(1),
-        ..RefreshOptions::default()
-    };
-    refresh_opts.client.per_bmc_in_flight = concurrency.per_bmc.max(1) as usize;
-    refresh_opts.client.timeout =
-        Duration::from_secs(u64::from(concurrency.request_timeout_seconds.max(1)));
+    let fleet = super::load_valid(g, ctx)?;
     let reporter: Arc<dyn Reporter> = match args.progress {
         Progress::Ndjson => Arc::new(NdjsonReporter::new(std::io::stderr())),
         Progress::Auto if std::io::stderr().is_terminal() => Arc::new(BarReporter::new()),
         _ => Arc::new(NullReporter),
     };
-    let runtime = super::runtime()?;
-    let env_lookup = |k: &str| std::env::var(k).ok();
-    let empty = Default::default();
-    let declared = fleet
-        .fleet
-        .as_ref()
-        .map_or(&empty, |f| &f.doc.spec.credentials);
-    let observed = runtime.block_on(async {
-        if args.simulate {
+    let (source, sim) = live_source(&fleet, args)?;
+    let req = PlanRequest {
+        selector: args.selector.clone(),
+        hosts: args.hosts.clone(),
+        exclude: args.exclude.clone(),
+        parallelism: args.parallelism,
+        source,
+        out: args.out.clone(),
+    };
+    let planned = plan_fleet(&fleet, &g.fleet, &req, reporter);
+    sim.stop();
+    render(
+        &planned?.plan,
+        args.format,
+        ctx,
+        ExitPolicy {
+            detailed: args.detailed_exitcode,
+            require_observed: args.require_observed,
+        },
+        out,
+    )
+}
+
+/// A simulator this command started (`--simulate`), stopped once the plan is made.
+#[derive(Default)]
+struct SimRun {
+    #[cfg(feature = "sim")]
+    running: Option<(tokio::runtime::Runtime, crate::sim::SimHandle)>,
+}
+
+impl SimRun {
+    fn stop(self) {
+        #[cfg(feature = "sim")]
+        if let Some((runtime, sim)) = self.running {
+            runtime.block_on(sim.shutdown());
+        }
+    }
+}
+
+/// Where `args` say live state comes from. The simulator is wired in here, by the CLI: it
+/// hands `ops` endpoint overrides and its credential, so neither `ops` nor the engine
+/// imports it.
+#[cfg(feature = "sim")]
+fn live_source(
+    fleet: &crate::spec::LoadedFleet,
+    args: &PlanArgs,
+) -> miette::Result<(LiveSource, SimRun)> {
+    use crate::sim::targets::{credential, overrides, overrides_for_url};
+    let all: Vec<&crate::spec::Host> = fleet.hosts.iter().collect();
+    match (&args.sim_url, args.simulate) {
+        (Some(url), _) => Ok((
+            LiveSource::Redirected {
+                overrides: overrides_for_url(url, &all),
+                credential: credential(),
+            },
+            SimRun::default(),
+        )),
+        (None, true) => {
             // The simulated fleet is the whole fleet, whatever the filters select: the live
             // state does not depend on which hosts one looks at.
-            let everything: Vec<&crate::spec::Host> = fleet.hosts.iter().collect();
-            let (config, _drift) = from_spec(
-                &everything,
-                Seeding {
+            let (config, _drift) = crate::sim::from_spec::from_spec(
+                &all,
+                crate::sim::from_spec::Seeding {
                     seed: args.seed,
                     drift_rate: args.drift_rate,
                     factory_rate: args.factory_rate,
                 },
             );
-            let sim = crate::sim::SimServer::start(config)
-                .await
+            // The simulator serves from this runtime's worker threads while `plan_fleet`
+            // runs its own.
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|e| miette::miette!("cannot start the async runtime: {e}"))?;
+            let sim = runtime
+                .block_on(crate::sim::SimServer::start(config))
                 .map_err(|e| miette::miette!("starting the simulator: {e}"))?;
-            let targets = crate::engine::targets::simulated_targets(&sim, &selected, &g.fleet);
-            let result = refresh(targets, &refresh_opts, reporter.clone()).await;
-            sim.shutdown().await;
-            Ok::<_, miette::Report>(result.observed)
-        } else {
-            let creds = CredentialSource::Env {
-                declared,
-                lookup: &env_lookup,
+            let source = LiveSource::Redirected {
+                overrides: overrides(&sim, &all),
+                credential: credential(),
             };
-            let targets = targets_for(&selected, &creds, &g.fleet, None);
-            Ok(refresh(targets, &refresh_opts, reporter.clone())
-                .await
-                .observed)
+            Ok((
+                source,
+                SimRun {
+                    running: Some((runtime, sim)),
+                },
+            ))
         }
-    })?;
-    let plan = crate::plan::plan(&selected, &observed, &opts);
-    if let Some(path) = &args.out {
-        std::fs::write(path, crate::render::plan_json::render(&plan)).map_err(|e| {
-            miette::miette!(
-                code = "bmfleet::cli::write_plan",
-                "cannot write the plan to {}: {e}",
-                path.display()
-            )
-        })?;
+        (None, false) => Ok((LiveSource::Redfish, SimRun::default())),
     }
-    let text = match args.format {
-        Format::Text => crate::render::plan_text::render(&plan, ctx.style.color),
-        Format::Markdown => crate::render::plan_markdown::render(&plan),
-        Format::Json => crate::render::plan_json::render(&plan),
+}
+
+/// Without the `sim` feature only real BMCs can be read.
+#[cfg(not(feature = "sim"))]
+fn live_source(
+    _fleet: &crate::spec::LoadedFleet,
+    args: &PlanArgs,
+) -> miette::Result<(LiveSource, SimRun)> {
+    if args.simulate || args.sim_url.is_some() {
+        return Err(miette::miette!(
+            code = "bmfleet::cli::no_sim",
+            help = "build bmfleet with its default features (`cargo install --path .`)",
+            "this bmfleet was built without the `sim` feature: --simulate and --sim-url are unavailable"
+        ));
+    }
+    Ok((LiveSource::Redfish, SimRun::default()))
+}
+
+/// How a plan maps to the exit status.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExitPolicy {
+    /// `--detailed-exitcode`: 2 when the plan has changes.
+    pub detailed: bool,
+    /// `--require-observed`: 1 when a resource in scope was not observed.
+    pub require_observed: bool,
+}
+
+/// Renders `plan` in `format` and returns the exit status: 1 when the plan has errors (or,
+/// with `require_observed`, unobserved resources); with `detailed`, 2 when it has changes;
+/// else 0.
+///
+/// # Errors
+/// When the output cannot be written.
+pub fn render(
+    plan: &crate::plan::Plan,
+    format: Format,
+    ctx: &Ctx,
+    policy: ExitPolicy,
+    out: &mut dyn Write,
+) -> miette::Result<ExitCode> {
+    let text = match format {
+        Format::Text => crate::render::plan_text::render(plan, ctx.style.color),
+        Format::Markdown => crate::render::plan_markdown::render(plan),
+        Format::Json => crate::render::plan_json::render(plan),
     };
     write_out(out, &text)?;
     if plan.has_errors() {
         return Ok(ExitCode::from(1));
     }
-    Ok(if args.detailed_exitcode && plan.has_changes() {
+    if policy.require_observed && plan.summary.unobserved > 0 {
+        super::warn(&format!(
+            "error: {} resources were not observed and --require-observed is set",
+            plan.summary.unobserved
+        ));
+        return Ok(ExitCode::from(1));
+    }
+    Ok(if policy.detailed && plan.has_changes() {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `bmfleet show-plan` options.
+#[derive(Debug, Args)]
+pub struct ShowPlanArgs {
+    /// The plan file (`bmfleet plan --out FILE`).
+    #[arg(value_name = "PLANFILE")]
+    pub file: std::path::PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Exit 0 when the plan has no changes, 2 when it has, 1 when it has errors.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Exit 1 when the plan lists resources that were not observed.
+    #[arg(long)]
+    pub require_observed: bool,
+}
+
+/// `bmfleet show-plan FILE`: re-renders a saved plan without reading specs or BMCs, as
+/// `terraform show PLANFILE` does.
+///
+/// # Errors
+/// When the file cannot be read (it must be a regular file under 256 MiB) or is not a plan
+/// of format 2.x.
+pub fn show(ctx: &Ctx, args: &ShowPlanArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
+    const MAX: u64 = 256 * 1024 * 1024;
+    let path = &args.file;
+    let meta = std::fs::metadata(path).map_err(|e| {
+        miette::miette!(
+            code = "bmfleet::cli::read_plan",
+            "cannot read the plan {}: {e}",
+            path.display()
+        )
+    })?;
+    if !meta.is_file() || meta.len() > MAX {
+        return Err(miette::miette!(
+            code = "bmfleet::cli::read_plan",
+            help = "give the file written by `bmfleet plan --out FILE`",
+            "{} is not a regular file under 256 MiB",
+            path.display()
+        ));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        miette::miette!(
+            code = "bmfleet::cli::read_plan",
+            "cannot read the plan {}: {e}",
+            path.display()
+        )
+    })?;
+    let plan = crate::plan::Plan::from_json(&text).map_err(|e| {
+        miette::miette!(
+            code = "bmfleet::cli::read_plan",
+            help = "give the file written by `bmfleet plan --out FILE`",
+            "{}: {e}",
+            path.display()
+        )
+    })?;
+    let policy = ExitPolicy {
+        detailed: args.detailed_exitcode,
+        require_observed: args.require_observed,
+    };
+    render(&plan, args.format, ctx, policy, out)
 }

@@ -1,41 +1,35 @@
-//! Refresh: read the live state of many hosts concurrently over Redfish.
+//! Refresh: read the live state of many hosts concurrently through the providers.
 //!
 //! Concurrency: at most `parallelism` hosts are read at once (a bounded stream, so memory
-//! stays flat for 100,000 hosts); a host's BMC and DPU BMC are read at the same time; each BMC
-//! gets its own client with one cached session (logged out at the end) and its own in-flight
-//! limit (default 2). One unreachable BMC is an error for its host only.
+//! stays flat for 100,000 hosts); a host's providers are read at the same time (Redfish reads
+//! the BMC and the DPU BMC concurrently). One unreachable peer is an error for its host only.
 //!
-//! Request economy per BMC (see [`RedfishClient::read_system`]): 5 requests with `$expand`,
-//! 6 without, for power + boot + BIOS current and pending values.
+//! Resources whose kind no provider owns are reported as not observed, with the reason (the
+//! OS layer over SSH is not built yet), never as matching the spec.
 
-use super::event::{BmcRole, Event, Reporter};
-use super::targets::HostTarget;
-use crate::plan::observed::{
-    ObservedBios, ObservedBoot, ObservedDpu, ObservedHost, ObservedSystem, ReadError,
-};
-use crate::redfish::{
-    BmcTarget, ClientOptions, ReadWant, RedfishClient, RedfishError, SystemState,
-};
+use super::event::{Event, Reporter};
+use super::provider::Provider;
+use crate::plan::observed::ObservedHost;
+use crate::plan::resource::{DataFiles, ResourceKind, flatten};
+use crate::spec::Host;
 use futures::StreamExt;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Why OS-side resources are not compared yet.
+pub const OS_NOT_READ: &str = "OS state is read over SSH, not available yet";
 
 /// Options of a refresh.
 #[derive(Debug, Clone)]
 pub struct RefreshOptions {
     /// Hosts read at once (`--parallelism`, the Fleet's `concurrency.parallelism`).
     pub parallelism: usize,
-    /// Per-BMC client options (timeouts, retries, in-flight limit).
-    pub client: ClientOptions,
 }
 
 impl Default for RefreshOptions {
     fn default() -> Self {
-        Self {
-            parallelism: 256,
-            client: ClientOptions::default(),
-        }
+        Self { parallelism: 256 }
     }
 }
 
@@ -44,166 +38,89 @@ impl Default for RefreshOptions {
 pub struct RefreshResult {
     /// Observed state per host name.
     pub observed: BTreeMap<String, ObservedHost>,
-    /// HTTP requests sent in all (retries included).
+    /// Requests sent in all (retries included).
     pub requests: u64,
 }
 
-fn read_error(target: &BmcTarget, e: &RedfishError) -> ReadError {
-    use miette::Diagnostic;
-    ReadError {
-        endpoint: target.endpoint.to_string(),
-        message: e.to_string(),
-        code: e.code_str().to_string(),
-        help: e
-            .help()
-            .map(|h| h.to_string())
-            .unwrap_or_else(|| "check that the BMC is reachable and retry".into()),
-    }
-}
-
-fn bios_of(state: &SystemState) -> Option<ObservedBios> {
-    state.bios.as_ref().map(|b| ObservedBios {
-        current: b.attributes.clone(),
-        pending: b.pending.clone(),
-        etag: b.etag.clone(),
-        settings_etag: b.settings_etag.clone(),
-        supported_apply_times: b.supported_apply_times.clone(),
-    })
-}
-
-async fn read_one(
-    target: BmcTarget,
-    want: ReadWant,
-    client_opts: &ClientOptions,
-) -> (Result<SystemState, ReadError>, u64) {
-    let client = match RedfishClient::new(target.clone(), client_opts.clone()) {
-        Ok(c) => c,
-        Err(e) => return (Err(read_error(&target, &e)), 0),
-    };
-    let result = client.read_system(want).await;
-    // Explicit logout: session exhaustion is the most common BMC failure.
-    let _ = client.logout().await;
-    let requests = client.request_count();
-    (result.map_err(|e| read_error(&target, &e)), requests)
-}
-
 async fn refresh_host(
-    target: HostTarget,
-    opts: &RefreshOptions,
+    host: &Host,
+    files: &DataFiles,
+    providers: &[Arc<dyn Provider>],
     reporter: &dyn Reporter,
     total: &AtomicU64,
 ) -> ObservedHost {
-    let name = target.name.clone();
-    let bmc_fut = async {
-        match target.bmc {
-            Err(e) => (Err(e), 0),
-            Ok(t) => {
-                read_one(
-                    t,
-                    ReadWant {
-                        bios: target.bios,
-                        ..ReadWant::default()
-                    },
-                    &opts.client,
-                )
-                .await
-            }
-        }
-    };
-    let dpu_fut = async {
-        match target.dpu {
-            None => None,
-            Some(Err(e)) => Some((Err(e), 0)),
-            Some(Ok(t)) => Some(
-                read_one(
-                    t,
-                    ReadWant {
-                        bios: target.dpu_bios,
-                        dpu_mode: true,
-                        ..ReadWant::default()
-                    },
-                    &opts.client,
-                )
-                .await,
-            ),
-        }
-    };
-    let ((bmc, bmc_requests), dpu) = futures::join!(bmc_fut, dpu_fut);
-    total.fetch_add(bmc_requests, Ordering::Relaxed);
-    reporter.event(&Event::BmcRead {
-        host: name.clone(),
-        role: BmcRole::Bmc,
-        ok: bmc.is_ok(),
-        requests: bmc_requests,
-    });
-    let bmc = bmc.map(|s| ObservedSystem {
-        power_state: s.power_state.clone(),
-        boot: ObservedBoot {
-            mode: s.boot.override_mode.clone(),
-            override_target: s.boot.override_target.clone(),
-            override_enabled: s.boot.override_enabled.clone(),
-        },
-        bios: bios_of(&s),
-        etag: s.etag.clone(),
-    });
-    let dpu = dpu.map(|(result, requests)| {
-        total.fetch_add(requests, Ordering::Relaxed);
-        reporter.event(&Event::BmcRead {
-            host: name.clone(),
-            role: BmcRole::Dpu,
-            ok: result.is_ok(),
-            requests,
-        });
-        result.map(|s| {
-            let bios = bios_of(&s);
-            // BlueField-2 stages a mode change in the NicMode BIOS attribute.
-            let pending_mode = bios
-                .as_ref()
-                .and_then(|b| b.pending.get("NicMode"))
-                .and_then(serde_json::Value::as_str)
-                .and_then(spec_dpu_mode);
-            ObservedDpu {
-                mode: s.dpu_mode.as_ref().and_then(|m| spec_dpu_mode(&m.raw)),
-                pending_mode,
-                bios,
-                etag: s.etag.clone(),
-            }
+    let resources = flatten(host, files);
+    let mut observed = ObservedHost::new(host.name.clone());
+    let owned: Vec<Vec<_>> = providers
+        .iter()
+        .map(|p| {
+            resources
+                .iter()
+                .filter(|r| p.kinds().contains(&r.kind))
+                .cloned()
+                .collect()
         })
-    });
-    let ok = bmc.is_ok() && dpu.as_ref().is_none_or(Result::is_ok);
-    reporter.event(&Event::HostRefreshed {
-        host: name.clone(),
-        ok,
-    });
-    ObservedHost { name, bmc, dpu }
-}
-
-fn spec_dpu_mode(raw: &str) -> Option<crate::spec::model::DpuMode> {
-    match crate::redfish::DpuMode::parse(raw)? {
-        crate::redfish::DpuMode::Dpu => Some(crate::spec::model::DpuMode::Dpu),
-        crate::redfish::DpuMode::Nic => Some(crate::spec::model::DpuMode::Nic),
+        .collect();
+    let reads = futures::future::join_all(
+        providers
+            .iter()
+            .zip(&owned)
+            .map(|(p, own)| p.read(host, own)),
+    )
+    .await;
+    for read in reads {
+        for e in &read.endpoints {
+            total.fetch_add(e.requests, Ordering::Relaxed);
+            reporter.event(&Event::BmcRead {
+                host: host.name.clone(),
+                role: e.role,
+                ok: e.ok,
+                requests: e.requests,
+            });
+        }
+        observed.resources.extend(read.resources);
+        observed.not_observed.extend(read.not_observed);
     }
+    for r in &resources {
+        if !providers.iter().any(|p| p.kinds().contains(&r.kind)) {
+            let reason = if r.kind.in_os() {
+                OS_NOT_READ.to_string()
+            } else {
+                format!("no provider reads {} resources", r.kind)
+            };
+            observed.not_observed.insert(r.address.clone(), reason);
+        }
+    }
+    reporter.event(&Event::HostRefreshed {
+        host: host.name.clone(),
+        ok: observed.first_error().is_none(),
+    });
+    observed
 }
 
-/// Reads the live state of every target. Never fails as a whole: a BMC that cannot be read
-/// is a [`ReadError`] in its host's [`ObservedHost`].
+/// Reads the live state of `hosts` through `providers`. Never fails as a whole: a peer
+/// that cannot be read is a [`crate::plan::ReadError`] on its host's resources.
 pub async fn refresh(
-    targets: Vec<HostTarget>,
+    hosts: &[&Host],
+    files: &DataFiles,
+    providers: &[Arc<dyn Provider>],
     opts: &RefreshOptions,
     reporter: Arc<dyn Reporter>,
 ) -> RefreshResult {
-    let hosts = targets.len();
-    let bmcs = targets.len() + targets.iter().filter(|t| t.dpu.is_some()).count();
-    reporter.event(&Event::RefreshStarted { hosts, bmcs });
+    let bmcs = hosts.len() + hosts.iter().filter(|h| h.settings.dpu.is_some()).count();
+    reporter.event(&Event::RefreshStarted {
+        hosts: hosts.len(),
+        bmcs,
+    });
     let total = AtomicU64::new(0);
     let parallelism = opts.parallelism.max(1);
-    let observed: BTreeMap<String, ObservedHost> = futures::stream::iter(targets)
-        .map(|t| {
+    let observed: BTreeMap<String, ObservedHost> = futures::stream::iter(hosts.iter().copied())
+        .map(|h| {
             let reporter = reporter.clone();
             let total = &total;
             async move {
-                let host = refresh_host(t, opts, reporter.as_ref(), total).await;
-                (host.name.clone(), host)
+                let o = refresh_host(h, files, providers, reporter.as_ref(), total).await;
+                (o.name.clone(), o)
             }
         })
         .buffer_unordered(parallelism)
@@ -211,13 +128,18 @@ pub async fn refresh(
         .await;
     let failed = observed
         .values()
-        .filter(|h| h.bmc.is_err() || h.dpu.as_ref().is_some_and(Result::is_err))
+        .filter(|h| h.first_error().is_some())
         .count();
     let requests = total.load(Ordering::Relaxed);
     reporter.event(&Event::RefreshFinished {
-        hosts,
+        hosts: hosts.len(),
         failed,
         requests,
     });
     RefreshResult { observed, requests }
+}
+
+/// True for the kinds some provider of `providers` owns.
+pub fn observable(providers: &[Arc<dyn Provider>], kind: ResourceKind) -> bool {
+    providers.iter().any(|p| p.kinds().contains(&kind))
 }

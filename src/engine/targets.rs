@@ -200,34 +200,6 @@ pub fn targets_for(
         .collect()
 }
 
-/// Read targets that point every host at a simulated fleet (`bmfleet plan --simulate`,
-/// tests, benchmarks): each host's BMC (and DPU BMC) endpoint is its URL on `sim`, and every
-/// BMC is logged in to with the simulator's account.
-pub fn simulated_targets(
-    sim: &crate::sim::SimHandle,
-    hosts: &[&Host],
-    fleet_dir: &Path,
-) -> Vec<HostTarget> {
-    use crate::sim::BmcKind;
-    use crate::sim::from_spec::{SIM_PASSWORD, SIM_USERNAME};
-    let overrides: EndpointOverrides = hosts
-        .iter()
-        .map(|h| {
-            let dpu = h
-                .settings
-                .dpu
-                .as_ref()
-                .map(|_| sim.endpoint(&h.name, BmcKind::Dpu));
-            (h.name.clone(), (sim.endpoint(&h.name, BmcKind::Bmc), dpu))
-        })
-        .collect();
-    let creds = CredentialSource::Fixed(Credential {
-        username: SIM_USERNAME.into(),
-        password: Secret::new(SIM_PASSWORD),
-    });
-    targets_for(hosts, &creds, fleet_dir, Some(&overrides))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

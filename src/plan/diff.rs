@@ -2,6 +2,7 @@
 //! (`bmfleet diff --base REF`). Same [`Change`] type as the live plan, so the same renderers
 //! apply; `pending` is always `null`.
 
+use super::address::Address;
 use super::model::{Action, Change};
 use super::resource::{Disruption, Resource, Setting};
 use super::value::{SENSITIVE, display, same_value};
@@ -13,17 +14,18 @@ use std::collections::{BTreeMap, BTreeSet};
 ///
 /// - a resource or setting only in `new`: `create`;
 /// - only in `old`: `delete`;
-/// - in both with different values: `update` (values compared as [`same_value`] does).
+/// - in both with different values: `update` (values compared as [`same_value`] does: `10`
+///   and `"10"` in YAML are one value to every writer).
 ///
 /// A delete disrupts nothing (bmfleet stops managing the setting and leaves the live value
 /// alone); sensitive values are masked.
 pub fn diff_specs(old: &[Resource], new: &[Resource]) -> Vec<Change> {
-    let index = |rs: &[Resource]| -> BTreeMap<String, Resource> {
+    let index = |rs: &[Resource]| -> BTreeMap<Address, Resource> {
         rs.iter().map(|r| (r.address.clone(), r.clone())).collect()
     };
     let old = index(old);
     let new = index(new);
-    let addresses: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    let addresses: BTreeSet<&Address> = old.keys().chain(new.keys()).collect();
     let mut out = Vec::new();
     for addr in addresses {
         let o = old.get(addr);

@@ -12,7 +12,8 @@
 //!   the change-dependent rules fire; the planner then takes the topological order
 //!   restricted to the changed resources as each host's steps.
 
-use super::resource::{Resource, ResourceKind, relative_address};
+use super::address::Address;
+use super::resource::{Resource, ResourceKind};
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
@@ -273,7 +274,7 @@ pub struct HostResources {
 #[derive(Debug, Clone, Default)]
 pub struct ChangeIndex {
     /// Changed resources by address.
-    pub resources: BTreeMap<String, ChangeFacts>,
+    pub resources: BTreeMap<Address, ChangeFacts>,
     /// Hosts that get the coalesced `reboot` node.
     pub reboots: BTreeSet<String>,
 }
@@ -315,7 +316,7 @@ impl ChangeIndex {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GraphNode {
     /// Its address (`host/r1-c01/bios`, `host/r1-c01/reboot`, `host/r1-c01`).
-    pub address: String,
+    pub address: Address,
     /// The host.
     pub host: String,
     /// The kind.
@@ -324,11 +325,11 @@ pub struct GraphNode {
 
 impl GraphNode {
     /// The address relative to the host (`bios`); `host` for a host node.
-    pub fn label(&self) -> &str {
+    pub fn label(&self) -> String {
         if self.kind == ResourceKind::Host {
-            "host"
+            "host".to_string()
         } else {
-            relative_address(&self.address)
+            self.address.relative()
         }
     }
 }
@@ -337,9 +338,9 @@ impl GraphNode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GraphEdge {
     /// The earlier node's address.
-    pub before: String,
+    pub before: Address,
     /// The later node's address.
-    pub after: String,
+    pub after: Address,
     /// The names of the rules that drew it.
     pub rules: Vec<&'static str>,
 }
@@ -359,8 +360,8 @@ pub struct TraceEntry {
 #[derive(Debug, Clone)]
 pub struct PlanGraph {
     graph: DiGraph<GraphNode, Vec<&'static str>>,
-    index: BTreeMap<String, NodeIndex>,
-    cycles: Vec<Vec<String>>,
+    index: BTreeMap<Address, NodeIndex>,
+    cycles: Vec<Vec<Address>>,
     /// Node and edge counts after each transformer step.
     pub trace: Vec<TraceEntry>,
 }
@@ -376,14 +377,17 @@ pub struct PlanGraph {
 )]
 pub struct GraphError {
     /// Each cycle as a path that returns to its start (`[host/a, host/b, host/a]`).
-    pub cycles: Vec<Vec<String>>,
+    pub cycles: Vec<Vec<Address>>,
 }
 
 /// `dependency cycle: host/a -> host/b -> host/a` (one line per cycle).
-pub fn describe_cycles(cycles: &[Vec<String>]) -> String {
+pub fn describe_cycles(cycles: &[Vec<Address>]) -> String {
     cycles
         .iter()
-        .map(|c| format!("dependency cycle: {}", c.join(" -> ")))
+        .map(|c| {
+            let path: Vec<String> = c.iter().map(ToString::to_string).collect();
+            format!("dependency cycle: {}", path.join(" -> "))
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -391,11 +395,11 @@ pub fn describe_cycles(cycles: &[Vec<String>]) -> String {
 struct Builder<'a> {
     hosts: &'a [HostResources],
     changes: &'a ChangeIndex,
-    nodes: BTreeMap<String, GraphNode>,
-    edges: BTreeMap<(String, String), BTreeSet<&'static str>>,
+    nodes: BTreeMap<Address, GraphNode>,
+    edges: BTreeMap<(Address, Address), BTreeSet<&'static str>>,
     /// Hosts in a `dependsOn` cycle: their `dependsOn` edges among each other are skipped.
     cyclic: BTreeSet<(String, String)>,
-    cycles: Vec<Vec<String>>,
+    cycles: Vec<Vec<Address>>,
 }
 
 type Transformer = fn(&mut Builder<'_>);
@@ -484,8 +488,8 @@ fn add_reboots(b: &mut Builder<'_>) {
     }
 }
 
-fn resource_for<'h>(h: &'h HostResources, address: &str) -> Option<&'h Resource> {
-    h.resources.iter().find(|r| r.address == address)
+fn resource_for<'h>(h: &'h HostResources, address: &Address) -> Option<&'h Resource> {
+    h.resources.iter().find(|r| r.address == *address)
 }
 
 fn condition_holds(
@@ -536,7 +540,7 @@ fn condition_holds(
     }
 }
 
-fn nodes_by_host(nodes: &BTreeMap<String, GraphNode>) -> BTreeMap<&str, Vec<&GraphNode>> {
+fn nodes_by_host(nodes: &BTreeMap<Address, GraphNode>) -> BTreeMap<&str, Vec<&GraphNode>> {
     let mut by_host: BTreeMap<&str, Vec<&GraphNode>> = BTreeMap::new();
     for n in nodes.values() {
         by_host.entry(n.host.as_str()).or_default().push(n);
@@ -546,7 +550,7 @@ fn nodes_by_host(nodes: &BTreeMap<String, GraphNode>) -> BTreeMap<&str, Vec<&Gra
 
 fn apply_rules(b: &mut Builder<'_>) {
     let by_host = nodes_by_host(&b.nodes);
-    let mut new_edges: Vec<(String, String, &'static str)> = Vec::new();
+    let mut new_edges: Vec<(Address, Address, &'static str)> = Vec::new();
     for h in b.hosts {
         let Some(nodes) = by_host.get(h.name.as_str()) else {
             continue;
@@ -585,7 +589,10 @@ fn find_host_cycles(b: &mut Builder<'_>) {
         }
     }
     for cycle in cycles_of(&g) {
-        let path: Vec<String> = cycle.iter().map(|i| format!("host/{}", g[*i])).collect();
+        let path: Vec<Address> = cycle
+            .iter()
+            .map(|i| Address::new(g[*i], ResourceKind::Host, None))
+            .collect();
         for pair in cycle.windows(2) {
             if let [x, y] = pair {
                 b.cyclic.insert((g[*x].to_string(), g[*y].to_string()));
@@ -609,7 +616,7 @@ fn find_host_cycles(b: &mut Builder<'_>) {
 
 fn add_depends_on(b: &mut Builder<'_>) {
     let names: BTreeSet<&str> = b.hosts.iter().map(|h| h.name.as_str()).collect();
-    let by_host: BTreeMap<String, Vec<String>> = nodes_by_host(&b.nodes)
+    let by_host: BTreeMap<String, Vec<Address>> = nodes_by_host(&b.nodes)
         .into_iter()
         .map(|(h, ns)| {
             (
@@ -622,17 +629,17 @@ fn add_depends_on(b: &mut Builder<'_>) {
         })
         .collect();
     // Nodes with a predecessor on their own host.
-    let has_own_predecessor: BTreeSet<&str> = b
+    let has_own_predecessor: BTreeSet<&Address> = b
         .edges
         .keys()
         .filter(|(from, to)| {
             matches!((b.nodes.get(from), b.nodes.get(to)), (Some(f), Some(t)) if f.host == t.host)
         })
-        .map(|(_, to)| to.as_str())
+        .map(|(_, to)| to)
         .collect();
     let mut new_nodes: Vec<GraphNode> = Vec::new();
-    let mut new_edges: Vec<(String, String, &'static str)> = Vec::new();
-    let mut barriers: BTreeSet<String> = BTreeSet::new();
+    let mut new_edges: Vec<(Address, Address, &'static str)> = Vec::new();
+    let mut barriers: BTreeSet<Address> = BTreeSet::new();
     let empty = Vec::new();
     for h in b.hosts {
         let deps: BTreeSet<&str> = h
@@ -646,9 +653,9 @@ fn add_depends_on(b: &mut Builder<'_>) {
             continue;
         }
         let own = by_host.get(&h.name).unwrap_or(&empty);
-        let roots: Vec<&String> = own
+        let roots: Vec<&Address> = own
             .iter()
-            .filter(|a| !has_own_predecessor.contains(a.as_str()))
+            .filter(|a| !has_own_predecessor.contains(a))
             .collect();
         for dep in deps {
             let barrier = ResourceKind::Host.address(dep, "");
@@ -680,7 +687,7 @@ fn add_depends_on(b: &mut Builder<'_>) {
 /// comes after the host's last steps rather than after every resource. The order is
 /// unchanged. Hosts whose edges form a cycle are left as they are.
 fn reduce_within_hosts(b: &mut Builder<'_>) {
-    let mut per_host: BTreeMap<&str, BTreeMap<&str, BTreeSet<&str>>> = BTreeMap::new();
+    let mut per_host: BTreeMap<&str, BTreeMap<&Address, BTreeSet<&Address>>> = BTreeMap::new();
     for (from, to) in b.edges.keys() {
         let (Some(f), Some(t)) = (b.nodes.get(from), b.nodes.get(to)) else {
             continue;
@@ -689,22 +696,22 @@ fn reduce_within_hosts(b: &mut Builder<'_>) {
             per_host
                 .entry(f.host.as_str())
                 .or_default()
-                .entry(from.as_str())
+                .entry(from)
                 .or_default()
-                .insert(to.as_str());
+                .insert(to);
         }
     }
-    let mut drop: Vec<(String, String)> = Vec::new();
+    let mut drop: Vec<(Address, Address)> = Vec::new();
     for adj in per_host.values() {
-        let reaches = |start: &str, target: &str, skip_direct: bool| {
-            let mut stack: Vec<&str> = adj
+        let reaches = |start: &Address, target: &Address, skip_direct: bool| {
+            let mut stack: Vec<&Address> = adj
                 .get(start)
                 .into_iter()
                 .flatten()
                 .copied()
                 .filter(|n| !(skip_direct && *n == target))
                 .collect();
-            let mut seen: BTreeSet<&str> = BTreeSet::new();
+            let mut seen: BTreeSet<&Address> = BTreeSet::new();
             while let Some(n) = stack.pop() {
                 if n == target {
                     return true;
@@ -725,7 +732,7 @@ fn reduce_within_hosts(b: &mut Builder<'_>) {
         for (from, tos) in adj {
             for to in tos {
                 if reaches(from, to, true) {
-                    drop.push((from.to_string(), to.to_string()));
+                    drop.push(((*from).clone(), (*to).clone()));
                 }
             }
         }
@@ -800,7 +807,7 @@ fn cycles_of<N: Ord + Clone, E>(g: &DiGraph<N, E>) -> Vec<Vec<NodeIndex>> {
 }
 
 impl PlanGraph {
-    fn find_cycles(&self) -> Vec<Vec<String>> {
+    fn find_cycles(&self) -> Vec<Vec<Address>> {
         let addr_graph = self.graph.map(|_, n| n.address.clone(), |_, _| ());
         cycles_of(&addr_graph)
             .into_iter()
@@ -810,7 +817,7 @@ impl PlanGraph {
 
     /// Cycles found while building (host `dependsOn` cycles first), each a path that returns
     /// to its start.
-    pub fn cycles(&self) -> &[Vec<String>] {
+    pub fn cycles(&self) -> &[Vec<Address>] {
         &self.cycles
     }
 
@@ -834,7 +841,7 @@ impl PlanGraph {
     }
 
     /// The node at `address`.
-    pub fn node(&self, address: &str) -> Option<&GraphNode> {
+    pub fn node(&self, address: &Address) -> Option<&GraphNode> {
         self.index.get(address).map(|i| &self.graph[*i])
     }
 
@@ -854,11 +861,11 @@ impl PlanGraph {
     }
 
     /// The nodes that must come before `address`, sorted, with the rules that say so.
-    pub fn dependencies(&self, address: &str) -> Vec<(String, Vec<&'static str>)> {
+    pub fn dependencies(&self, address: &Address) -> Vec<(Address, Vec<&'static str>)> {
         let Some(&i) = self.index.get(address) else {
             return Vec::new();
         };
-        let mut deps: Vec<(String, Vec<&'static str>)> = self
+        let mut deps: Vec<(Address, Vec<&'static str>)> = self
             .graph
             .edges_directed(i, petgraph::Direction::Incoming)
             .map(|e| (self.graph[e.source()].address.clone(), e.weight().clone()))
@@ -888,7 +895,7 @@ impl PlanGraph {
                 )
             })
             .collect();
-        let mut ready: BTreeSet<(String, u8, String, NodeIndex)> = indegree
+        let mut ready: BTreeSet<(String, u8, Address, NodeIndex)> = indegree
             .iter()
             .filter(|(_, d)| **d == 0)
             .map(|(i, _)| key(*i))
@@ -934,7 +941,7 @@ impl PlanGraph {
     pub fn to_text(&self) -> String {
         let mut s = String::new();
         for n in self.nodes() {
-            s.push_str(&n.address);
+            s.push_str(&n.address.to_string());
             s.push('\n');
             for (dep, rules) in self.dependencies(&n.address) {
                 s.push_str(&format!("  after {dep} [{}]\n", rules.join(", ")));

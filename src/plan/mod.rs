@@ -10,33 +10,37 @@
 //!                                                   \--rollout policy--> Batches
 //! ```
 //!
-//! Modules: [`resource`] (addresses, settings, disruption classes), [`observed`] (live state),
+//! Modules: [`address`] (typed resource addresses), [`resource`] (settings, disruption
+//! classes), [`observed`] (live state, keyed by address), [`op`] (what a step does),
 //! [`graph`] (ordering rules, transformers, cycle detection), [`planner`] (the comparison),
 //! [`diff`] (spec-to-spec), [`rollout`] (batches), [`model`] (the serializable plan),
 //! [`select`] (host filters), [`hostlist`] (`r1-c[01-04]`), [`value`] (comparison and
 //! digests).
 
+pub mod address;
 pub mod diff;
 pub mod graph;
 pub mod hostlist;
 pub mod model;
 pub mod observed;
+pub mod op;
 pub mod planner;
 pub mod resource;
 pub mod rollout;
+pub mod rules;
 pub mod select;
 pub mod spec_diff;
 pub mod value;
 
+pub use address::Address;
 pub use diff::diff_specs;
 pub use graph::{ChangeIndex, GraphError, HostResources, PlanGraph, RULES, Rule};
 pub use model::{
     Action, Batch, Change, ChangeGroup, FORMAT_VERSION, Fingerprint, Plan, PlanError, PlanFilters,
     PlanHost, Rollout, SpecSource, Step, Summary, Unobserved,
 };
-pub use observed::{
-    ObservedBios, ObservedBoot, ObservedDpu, ObservedHost, ObservedSystem, ReadError,
-};
+pub use observed::{Capabilities, Observation, ObservedHost, ObservedValue, ReadError};
+pub use op::{ContentRef, Controller, Op, OpValue, ResetStep, SecretRef};
 pub use planner::plan;
 pub use resource::{DataFiles, Disruption, Resource, ResourceKind, Setting, flatten};
 pub use select::{PlanOptions, SelectError, select_hosts};

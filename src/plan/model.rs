@@ -3,10 +3,16 @@
 //!
 //! Vocabulary is Terraform's: an [`Action`] is `create`, `update`, `delete`, `replace` or
 //! `no-op`, plus `pending` for a desired value already staged on the BMC. Sensitive values are
-//! replaced by `"(sensitive value)"` before they enter a [`Change`], so a plan never holds a
-//! secret, yet still shows that it changed.
+//! replaced by `"(sensitive value)"` before they enter a [`Change`] (which is for humans), and
+//! enter a [`Step`]'s [`Op`] only as references, so a plan never holds a secret.
+//!
+//! Format 2.0 (this version): every [`Step`] carries a typed [`Op`] and a precondition; the
+//! step's prose is rendered from the op. A reader accepts any `2.x`.
 
+use super::address::Address;
+pub use super::observed::Fingerprint;
 use super::observed::ReadError;
+use super::op::Op;
 use super::resource::{Disruption, ResourceKind};
 use crate::spec::RepoInfo;
 use crate::spec::model::IntOrPercent;
@@ -16,13 +22,13 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// The plan format version written to `format_version` (semver major.minor: a reader accepts
-/// any `1.x`).
-pub const FORMAT_VERSION: &str = "1.0";
+/// any `2.x`; see [`Plan::check_format`]).
+pub const FORMAT_VERSION: &str = "2.0";
 
 /// A plan for a set of hosts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Plan {
-    /// `"1.0"`.
+    /// `"2.0"` ([`FORMAT_VERSION`]).
     pub format_version: String,
     /// The spec revision the plan was made from.
     pub source: SpecSource,
@@ -55,6 +61,41 @@ impl Plan {
     /// The host named `name`.
     pub fn host(&self, name: &str) -> Option<&PlanHost> {
         self.hosts.iter().find(|h| h.name == name)
+    }
+
+    /// Reads a saved plan (`bmfleet plan --out`), checking its format version first.
+    ///
+    /// # Errors
+    /// A message when the text is not JSON, its `format_version` is not `2.x`, or it does not
+    /// have the shape of a plan (the serde error names the field and position).
+    pub fn from_json(text: &str) -> Result<Plan, String> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| format!("not a JSON document: {e}"))?;
+        let version = value
+            .get("format_version")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("");
+        Self::check_format(version)?;
+        serde_json::from_value(value).map_err(|e| format!("not a bmfleet plan: {e}"))
+    }
+
+    /// Accepts `2.x`, the major version this build reads.
+    ///
+    /// # Errors
+    /// A message naming the version found and the one expected.
+    pub fn check_format(version: &str) -> Result<(), String> {
+        let major = FORMAT_VERSION.split('.').next().unwrap_or_default();
+        if version.split('.').next() == Some(major) && !version.is_empty() {
+            Ok(())
+        } else if version.is_empty() {
+            Err(format!(
+                "no format_version: this is not a plan saved by `bmfleet plan --out` (expected {major}.x)"
+            ))
+        } else {
+            Err(format!(
+                "plan format {version} is not readable by this bmfleet (it reads {major}.x); make the plan again with this version"
+            ))
+        }
     }
 }
 
@@ -134,13 +175,14 @@ pub enum Action {
 }
 
 impl Action {
-    /// Terraform's marker: `+`, `~`, `-`, `-/+`, ` `; `~` for pending.
+    /// Terraform's marker: `+`, `~`, `-`, ` `. A staged value that is overwritten
+    /// (`replace`) is an in-place update, `~`, not Terraform's `-/+` (destroy and
+    /// recreate); renderers add "(replaces staged value)". `~` for pending too.
     pub fn symbol(self) -> &'static str {
         match self {
             Action::Create => "+",
-            Action::Update | Action::Pending => "~",
+            Action::Update | Action::Pending | Action::Replace => "~",
             Action::Delete => "-",
-            Action::Replace => "-/+",
             Action::NoOp => " ",
         }
     }
@@ -170,7 +212,7 @@ impl Action {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Change {
     /// The resource (`host/r1-c01/bios`).
-    pub address: String,
+    pub address: Address,
     /// The resource's kind.
     pub kind: ResourceKind,
     /// The setting key (`SriovGlobalEnable`, `mtu`, `pages.1G.node0`).
@@ -198,36 +240,35 @@ pub struct Change {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Unobserved {
     /// The resource.
-    pub address: String,
+    pub address: Address,
     /// Its kind.
     pub kind: ResourceKind,
     /// Why (`OS state is read over SSH, not available yet`).
     pub reason: String,
 }
 
-/// One ordered step of a host's apply: a resource to write, or the coalesced reboot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+/// One ordered step of a host's apply: a resource to write, the coalesced reset, or a wait.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Step {
     /// The resource (`host/r1-c01/bios`, `host/r1-c01/reboot`).
-    pub address: String,
+    pub address: Address,
     /// Its kind.
     pub kind: ResourceKind,
     /// What the step costs.
     pub disruption: Disruption,
-    /// What the step does (`write 2 settings`, `reset: applies bios, dpu/mode`).
-    pub description: String,
+    /// What the step does, exactly; its prose is [`Op::describe`].
+    pub op: Op,
+    /// The observed state the step expects to find (the fingerprint read when planning);
+    /// `apply` re-reads the resource and refuses the host when it differs. `None` for steps
+    /// that write no resource (the reset, waits).
+    pub precondition: Option<Fingerprint>,
 }
 
-/// What was observed of a resource when planning, so that `apply` can refuse a stale plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct Fingerprint {
-    /// The resource's ETag, when the BMC sent one.
-    pub etag: Option<String>,
-    /// The ETag of the resource's `@Redfish.Settings` object, when there is one.
-    pub settings_etag: Option<String>,
-    /// SHA-256 (hex) of the canonical JSON (sorted keys) of the observed values the plan
-    /// used; always present, because some BMCs send weak, empty or no ETags.
-    pub sha256: String,
+impl Step {
+    /// The step for humans, rendered from its op.
+    pub fn description(&self) -> String {
+        self.op.describe()
+    }
 }
 
 /// One host of the plan.
@@ -245,6 +286,9 @@ pub struct PlanHost {
     pub changes: Vec<Change>,
     /// Number of compared settings that already match.
     pub unchanged: usize,
+    /// Resources whose live state was read and compared with the spec.
+    #[serde(default)]
+    pub observed: usize,
     /// Resources not compared because their state is not read yet.
     pub unobserved: Vec<Unobserved>,
     /// The apply steps in dependency order (empty: nothing to do).
@@ -252,8 +296,6 @@ pub struct PlanHost {
     /// Notes about how the steps take effect (`the host is off: staged settings apply at
     /// the next power on`).
     pub notes: Vec<String>,
-    /// Fingerprints of the observed state, by resource address.
-    pub fingerprints: BTreeMap<String, Fingerprint>,
 }
 
 impl PlanHost {
@@ -305,6 +347,9 @@ pub struct Summary {
     pub pending: usize,
     /// Hosts that could not be planned, plus plan-level errors.
     pub errors: usize,
+    /// Resources whose live state was read and compared.
+    #[serde(default)]
+    pub observed: usize,
     /// Resources not compared (state not read yet).
     pub unobserved: usize,
 }

@@ -2,27 +2,33 @@
 //! deterministic (no clock, no I/O, sorted output).
 //!
 //! For every setting the spec sets, three values are compared: desired (spec), pending
-//! (staged in `@Redfish.Settings`, applied on the next reset) and current. Settings the spec
-//! does not set are ignored. Resources whose state is not read yet (the OS side) are listed
-//! as unobserved, not as changes.
+//! (staged for the next reset) and current, as the providers observed them (already
+//! normalized: the planner compares with plain equality and knows no vendor). Settings the
+//! spec does not set are ignored. Resources that were not observed are listed as such, not
+//! as changes.
+//!
+//! Each resource with writes becomes one [`Step`] whose typed [`Op`] is built by the rules in
+//! [`super::rules`] (one function per resource kind: adding a kind means adding its rule and
+//! its provider, nothing else), with the observed fingerprint as its precondition.
 
 use super::graph::{self, ChangeFacts, ChangeIndex, HostResources};
 use super::model::{
-    Action, Change, ChangeGroup, FORMAT_VERSION, Fingerprint, Plan, PlanError, PlanHost,
-    SpecSource, Step, Summary, Unobserved,
+    Action, Change, ChangeGroup, FORMAT_VERSION, Plan, PlanError, PlanHost, SpecSource, Step,
+    Summary, Unobserved,
 };
-use super::observed::{ObservedBios, ObservedHost, ReadError};
-use super::resource::{Disruption, Resource, ResourceKind, Setting, flatten, relative_address};
+use super::observed::{ObservedHost, ReadError};
+use super::resource::{Disruption, Resource, ResourceKind, Setting, flatten};
 use super::rollout::{RolloutHost, plan_rollout};
+use super::rules;
 use super::select::PlanOptions;
-use super::value::{SENSITIVE, canonical_json, display, same_value, sha256_json};
+use super::value::{SENSITIVE, canonical_json, display};
 use crate::spec::Host;
 use crate::spec::model::PowerState;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Why OS-side resources are not compared yet.
-pub const OS_NOT_REFRESHED: &str = "OS state is read over SSH, not available yet";
+/// Why a resource is not compared when no provider said why.
+pub const NOT_OBSERVED: &str = "no provider read this resource";
 
 /// Plans `hosts` against their `observed` state (keyed by host name).
 ///
@@ -68,15 +74,19 @@ pub fn plan(
         .cycles()
         .iter()
         .map(|cycle| {
-            let mut hosts: Vec<String> = cycle
-                .iter()
-                .map(|a| super::resource::host_of(a).to_string())
-                .collect();
+            let mut hosts: Vec<String> = cycle.iter().map(|a| a.host.clone()).collect();
             hosts.sort();
             hosts.dedup();
             PlanError {
                 code: "bmfleet::plan::cycle".into(),
-                message: format!("dependency cycle: {}", cycle.join(" -> ")),
+                message: format!(
+                    "dependency cycle: {}",
+                    cycle
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" -> ")
+                ),
                 help: "remove one `dependsOn` entry of the cycle; `bmfleet graph --format text` shows every edge".into(),
                 hosts,
             }
@@ -95,6 +105,10 @@ pub fn plan(
         if node.kind == ResourceKind::Reboot {
             if let Some(step) = e.reboot.take() {
                 e.host.steps.push(step);
+                // Steps in the OS that follow the reset need the OS back first.
+                if e.write_steps.keys().any(|a| a.kind.in_os()) {
+                    e.host.steps.push(rules::await_os(&e.host.name));
+                }
             }
         } else if let Some(step) = e.write_steps.remove(&node.address) {
             e.host.steps.push(step);
@@ -151,8 +165,8 @@ pub fn plan(
 struct HostEval {
     host: PlanHost,
     resources: Vec<Resource>,
-    facts: BTreeMap<String, ChangeFacts>,
-    write_steps: BTreeMap<String, Step>,
+    facts: BTreeMap<super::address::Address, ChangeFacts>,
+    write_steps: BTreeMap<super::address::Address, Step>,
     reboot: Option<Step>,
 }
 
@@ -179,90 +193,50 @@ fn evaluate_host(host: &Host, observed: Option<&ObservedHost>, opts: &PlanOption
         });
         return eval;
     };
-    let system = match &observed.bmc {
-        Ok(s) => s,
-        Err(e) => {
-            eval.host.error = Some(e.clone());
-            return eval;
-        }
-    };
-    let dpu = match &observed.dpu {
-        Some(Err(e)) => {
-            eval.host.error = Some(e.clone());
-            return eval;
-        }
-        Some(Ok(d)) => Some(d),
-        None => None,
-    };
+    if let Some(e) = observed.first_error() {
+        eval.host.error = Some(e.clone());
+        return eval;
+    }
 
-    let power_now = system.power_state.as_deref().map(normalize_power);
+    let power = observed.of_kind(ResourceKind::Power);
+    let power_now: Option<String> = power
+        .and_then(|o| o.current("PowerState"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let ctx = rules::Context {
+        host,
+        power_now: power_now.as_deref(),
+        files: &opts.files,
+    };
     let mut all_changes: Vec<Change> = Vec::new();
     for r in &eval.resources {
-        let observed_values = match r.kind {
-            ResourceKind::Power => {
-                let fp = fingerprint(
-                    system.etag.clone(),
-                    None,
-                    &json!({ "PowerState": system.power_state }),
-                );
-                Some((fp, values_of(r, |_| (power_now.map(|p| json!(p)), None))))
-            }
-            ResourceKind::Boot => {
-                let b = &system.boot;
-                let fp = fingerprint(
-                    system.etag.clone(),
-                    None,
-                    &json!({
-                        "BootSourceOverrideMode": b.mode,
-                        "BootSourceOverrideTarget": b.override_target,
-                        "BootSourceOverrideEnabled": b.override_enabled,
-                    }),
-                );
-                Some((
-                    fp,
-                    values_of(r, |key| {
-                        let v = match key {
-                            "BootSourceOverrideMode" => &b.mode,
-                            "BootSourceOverrideTarget" => &b.override_target,
-                            _ => &b.override_enabled,
-                        };
-                        (v.as_ref().map(|s| json!(s)), None)
-                    }),
-                ))
-            }
-            ResourceKind::Bios => system.bios.as_ref().map(|bios| bios_values(r, bios)),
-            ResourceKind::DpuMode => dpu.map(|d| {
-                let fp = fingerprint(
-                    d.etag.clone(),
-                    None,
-                    &json!({ "mode": d.mode, "pending_mode": d.pending_mode }),
-                );
-                let to_json = |m: &Option<crate::spec::model::DpuMode>| {
-                    m.as_ref().and_then(|m| serde_json::to_value(m).ok())
-                };
-                (
-                    fp,
-                    values_of(r, |_| (to_json(&d.mode), to_json(&d.pending_mode))),
-                )
-            }),
-            ResourceKind::DpuBios => dpu
-                .and_then(|d| d.bios.as_ref())
-                .map(|bios| bios_values(r, bios)),
-            _ => None,
-        };
-        let Some((fp, values)) = observed_values else {
+        let Some(obs) = observed.get(&r.address) else {
             eval.host.unobserved.push(Unobserved {
                 address: r.address.clone(),
                 kind: r.kind,
-                reason: unobserved_reason(r.kind, dpu.is_some()),
+                reason: observed
+                    .not_observed
+                    .get(&r.address)
+                    .cloned()
+                    .unwrap_or_else(|| NOT_OBSERVED.to_string()),
             });
             continue;
         };
-        eval.host.fingerprints.insert(r.address.clone(), fp);
+        eval.host.observed += 1;
+        if let Some(why) = &obs.pending_unknown {
+            eval.host.notes.push(format!(
+                "{}: the staged values could not be read ({why}); only the current values were compared",
+                r.relative()
+            ));
+        }
         let mut resource_changes = Vec::new();
         for (key, setting) in &r.settings {
-            let (current, pending) = values.get(key).cloned().unwrap_or_default();
-            match compare(r, key, setting, current.as_ref(), pending.as_ref()) {
+            let (current, pending) = obs
+                .values
+                .get(key)
+                .map(|v| (v.current.as_ref(), v.pending.as_ref()))
+                .unwrap_or_default();
+            match compare(r, key, setting, current, pending) {
                 Some(c) => resource_changes.push(c),
                 None => eval.host.unchanged += 1,
             }
@@ -275,6 +249,7 @@ fn evaluate_host(host: &Host, observed: Option<&ObservedHost>, opts: &PlanOption
             .filter(|c| c.action.writes())
             .collect();
         if !writes.is_empty() {
+            let keys: Vec<&str> = writes.iter().map(|c| c.setting.as_str()).collect();
             eval.write_steps.insert(
                 r.address.clone(),
                 Step {
@@ -285,7 +260,8 @@ fn evaluate_host(host: &Host, observed: Option<&ObservedHost>, opts: &PlanOption
                         .map(|c| c.disruption)
                         .max()
                         .unwrap_or_default(),
-                    description: describe_writes(r, &writes, power_now),
+                    op: rules::op_for(&ctx, r, &keys, obs),
+                    precondition: Some(obs.fingerprint.clone()),
                 },
             );
         }
@@ -299,55 +275,16 @@ fn evaluate_host(host: &Host, observed: Option<&ObservedHost>, opts: &PlanOption
         all_changes.extend(resource_changes);
     }
 
-    decide_reboot(&mut eval, host, power_now, &all_changes);
+    decide_reboot(
+        &mut eval,
+        host,
+        observed,
+        power_now.as_deref(),
+        &all_changes,
+    );
     all_changes.sort_by(|a, b| (&a.address, &a.setting).cmp(&(&b.address, &b.setting)));
     eval.host.changes = all_changes;
     eval
-}
-
-/// Settings key -> (current, pending) observed values.
-type Observed = BTreeMap<String, (Option<Value>, Option<Value>)>;
-
-fn values_of(r: &Resource, f: impl Fn(&str) -> (Option<Value>, Option<Value>)) -> Observed {
-    r.settings.keys().map(|k| (k.clone(), f(k))).collect()
-}
-
-fn bios_values(r: &Resource, bios: &ObservedBios) -> (Fingerprint, Observed) {
-    let fp = fingerprint(
-        bios.etag.clone(),
-        bios.settings_etag.clone(),
-        &json!({ "current": bios.current, "pending": bios.pending }),
-    );
-    let values = values_of(r, |k| {
-        (bios.current.get(k).cloned(), bios.pending.get(k).cloned())
-    });
-    (fp, values)
-}
-
-fn fingerprint(etag: Option<String>, settings_etag: Option<String>, v: &Value) -> Fingerprint {
-    Fingerprint {
-        etag: etag.filter(|e| !e.is_empty()),
-        settings_etag: settings_etag.filter(|e| !e.is_empty()),
-        sha256: sha256_json(v),
-    }
-}
-
-fn unobserved_reason(kind: ResourceKind, dpu_read: bool) -> String {
-    match kind {
-        ResourceKind::Bios => "the BMC returned no Bios resource".into(),
-        ResourceKind::DpuBios if dpu_read => "the DPU's BMC returned no Bios resource".into(),
-        ResourceKind::DpuMode | ResourceKind::DpuBios => "the DPU's BMC was not read".into(),
-        _ => OS_NOT_REFRESHED.into(),
-    }
-}
-
-/// `PoweringOn` counts as `On` and `PoweringOff` as `Off`: the transition is under way.
-fn normalize_power(s: &str) -> &str {
-    match s {
-        "PoweringOn" => "On",
-        "PoweringOff" => "Off",
-        other => other,
-    }
 }
 
 fn bmc_endpoint(host: &Host) -> String {
@@ -372,17 +309,19 @@ fn what(kind: ResourceKind, key: &str) -> String {
 fn takes_effect(kind: ResourceKind, key: &str) -> &'static str {
     match (kind, key) {
         (ResourceKind::Bios | ResourceKind::DpuBios, _) => {
-            "apply stages it in @Redfish.Settings; it takes effect on the next reset"
+            "apply stages it in the BIOS settings; it takes effect on the next reset"
         }
         (ResourceKind::DpuMode, _) => "applies after a DPU reset, then a host power cycle",
         (ResourceKind::Boot, "BootSourceOverrideMode") => "applies on the next reset",
         (ResourceKind::Boot, _) => "used by the next boot",
         (ResourceKind::Power, _) => "the host goes down or comes up",
+        (ResourceKind::KernelArgs | ResourceKind::Hugepages, _) => "applies on the next reset",
         _ => "applied live",
     }
 }
 
-/// Compares one setting. `None` means no-op.
+/// Compares one setting. `None` means no-op. Values are compared with plain equality: the
+/// providers normalize what they observe.
 fn compare(
     r: &Resource,
     key: &str,
@@ -398,10 +337,8 @@ fn compare(
             display(Some(v))
         }
     };
-    // A staged value equal to the current one stages nothing (HPE and Lenovo list every
-    // writable attribute in the settings object).
-    let staged = pending.filter(|p| current.is_none_or(|c| !same_value(p, c)));
-    let in_effect = current.is_some_and(|c| same_value(c, desired));
+    let staged = pending.filter(|p| current != Some(*p));
+    let in_effect = current == Some(desired);
     let w = what(r.kind, key);
     let (action, disruption, reason) = match (in_effect, staged) {
         (true, None) => return None,
@@ -409,12 +346,12 @@ fn compare(
             Action::Replace,
             Disruption::None,
             format!(
-                "drift: {w} has {} staged on the BMC, which would replace the desired {} on the next reset; the staged value is replaced",
+                "drift: {w} has {} staged, which would replace the desired {} on the next reset; the staged value is replaced",
                 show(p),
                 show(desired)
             ),
         ),
-        (false, Some(p)) if same_value(p, desired) => (
+        (false, Some(p)) if p == desired => (
             Action::Pending,
             setting.disruption,
             format!("{w} already staged; {}", pending_effect(r.kind)),
@@ -423,7 +360,7 @@ fn compare(
             Action::Replace,
             setting.disruption,
             format!(
-                "drift: {w} has {} staged on the BMC, spec says {}; the staged value is replaced",
+                "drift: {w} has {} staged, spec says {}; the staged value is replaced",
                 show(p),
                 show(desired)
             ),
@@ -437,10 +374,7 @@ fn compare(
                         "{w} is not among the current attributes (the system may not support it); spec says {}",
                         show(desired)
                     ),
-                    _ => format!(
-                        "{w} is not reported by the BMC; spec says {}",
-                        show(desired)
-                    ),
+                    _ => format!("{w} is not reported; spec says {}", show(desired)),
                 },
             ),
             Some(c) => (
@@ -495,68 +429,32 @@ fn show_plain(v: &Value) -> String {
 fn pending_effect(kind: ResourceKind) -> &'static str {
     match kind {
         ResourceKind::Bios | ResourceKind::DpuBios => {
-            "staged in @Redfish.Settings; applies on the next reset"
+            "staged in the BIOS settings; applies on the next reset"
         }
         ResourceKind::DpuMode => "applies on the next DPU reset, then a host power cycle",
         _ => "applies on the next reset",
     }
 }
 
-fn describe_writes(r: &Resource, writes: &[&Change], power_now: Option<&str>) -> String {
-    let n = writes.len();
-    let plural = if n == 1 { "" } else { "s" };
-    match r.kind {
-        ResourceKind::Power => {
-            let to = writes
-                .first()
-                .and_then(|c| c.after.as_ref())
-                .map_or_else(|| "?".to_string(), show_plain);
-            match (power_now, to.as_str()) {
-                (Some("Off"), "On") => "power on (also applies staged settings)".into(),
-                (_, "Off") => "power off".into(),
-                _ => format!("set PowerState {to}"),
-            }
-        }
-        ResourceKind::Bios | ResourceKind::DpuBios => {
-            let target = if r.kind == ResourceKind::Bios {
-                "Bios/Settings"
-            } else {
-                "DPU Bios/Settings"
-            };
-            format!("PATCH {target}: {n} attribute{plural}")
-        }
-        ResourceKind::Boot => format!(
-            "PATCH Boot: {}",
-            writes
-                .iter()
-                .map(|c| c.setting.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        ResourceKind::DpuMode => {
-            let to = writes
-                .first()
-                .and_then(|c| c.after.as_ref())
-                .map_or_else(|| "?".to_string(), show_plain);
-            format!("set DPU mode {to}")
-        }
-        _ => format!("write {n} setting{plural}"),
-    }
-}
-
 /// Decides the host's coalesced reboot: one `reboot` step when any change needs a reset,
 /// unless a power transition takes its place.
-fn decide_reboot(eval: &mut HostEval, host: &Host, power_now: Option<&str>, changes: &[Change]) {
-    let feeders: BTreeSet<&str> = changes
+fn decide_reboot(
+    eval: &mut HostEval,
+    host: &Host,
+    observed: &ObservedHost,
+    power_now: Option<&str>,
+    changes: &[Change],
+) {
+    let feeders: BTreeSet<String> = changes
         .iter()
-        .filter(|c| c.disruption.resets() && !c.address.ends_with("/power"))
-        .map(|c| relative_address(&c.address))
+        .filter(|c| c.disruption.resets() && c.kind != ResourceKind::Power)
+        .map(|c| c.address.relative())
         .collect();
     if feeders.is_empty() {
         return;
     }
     let desired_off = host.settings.power == Some(PowerState::Off);
-    let list = feeders.iter().copied().collect::<Vec<_>>().join(", ");
+    let list = feeders.iter().cloned().collect::<Vec<_>>().join(", ");
     if desired_off || power_now == Some("Off") {
         let note = if desired_off {
             format!("the spec keeps the host off: {list} take effect when it is next powered on")
@@ -568,12 +466,7 @@ fn decide_reboot(eval: &mut HostEval, host: &Host, power_now: Option<&str>, chan
         eval.host.notes.push(note);
         return;
     }
-    let dpu_mode = changes.iter().any(|c| c.address.ends_with("/dpu/mode"));
-    let how = if dpu_mode {
-        "DPU reset, then host power cycle"
-    } else {
-        "host reset"
-    };
+    let dpu_mode = changes.iter().any(|c| c.kind == ResourceKind::DpuMode);
     let reprovision = changes
         .iter()
         .any(|c| c.disruption == Disruption::Reprovision);
@@ -585,7 +478,8 @@ fn decide_reboot(eval: &mut HostEval, host: &Host, power_now: Option<&str>, chan
         } else {
             Disruption::Reboot
         },
-        description: format!("{how}: applies {list}"),
+        op: rules::reset(observed, dpu_mode, feeders.into_iter().collect()),
+        precondition: None,
     });
 }
 
@@ -605,7 +499,7 @@ fn group_changes(hosts: &mut [PlanHost]) -> Vec<ChangeGroup> {
     let key_of = |c: &Change| -> Key {
         let j = |v: &Option<Value>| v.as_ref().map_or_else(String::new, canonical_json);
         (
-            relative_address(&c.address).to_string(),
+            c.address.relative(),
             c.setting.clone(),
             c.action,
             j(&c.before),
@@ -676,6 +570,7 @@ fn summarize(hosts: &[PlanHost], plan_errors: usize) -> Summary {
             .count(),
         pending: hosts.iter().map(PlanHost::pending).sum(),
         errors: hosts.iter().filter(|h| h.error.is_some()).count() + plan_errors,
+        observed: hosts.iter().map(|h| h.observed).sum(),
         unobserved: hosts.iter().map(|h| h.unobserved.len()).sum(),
     }
 }

@@ -26,6 +26,7 @@
 //! Flattening is pure and needs no live state, so two revisions of a fleet can be compared
 //! with [`crate::plan::diff::diff_specs`] (`bmfleet diff --base REF`).
 
+use super::address::Address;
 use super::value::is_sensitive_name;
 use crate::spec::Host;
 use crate::spec::model::{
@@ -189,19 +190,12 @@ impl ResourceKind {
 
     /// The address of the resource of this kind on `host`; `iface` names the interface for
     /// the network kinds (ignored otherwise).
-    pub fn address(self, host: &str, iface: &str) -> String {
-        match self {
-            ResourceKind::Host => format!("host/{host}"),
-            ResourceKind::Ethernet | ResourceKind::Bond | ResourceKind::Vlan => {
-                format!("host/{host}/network/{iface}")
-            }
-            ResourceKind::SrIov => format!("host/{host}/network/{iface}/sr-iov"),
-            other => format!("host/{host}/{}", other.relative_path()),
-        }
+    pub fn address(self, host: &str, iface: &str) -> Address {
+        Address::new(host, self, Some(iface))
     }
 
     /// The address below `host/<h>/` for kinds without an interface name.
-    fn relative_path(self) -> &'static str {
+    pub(crate) fn relative_path(self) -> &'static str {
         match self {
             ResourceKind::DpuMode => "dpu/mode",
             ResourceKind::DpuBios => "dpu/bios",
@@ -215,16 +209,18 @@ impl ResourceKind {
         }
     }
 
-    /// True for the kinds the planner reads from a BMC today (power, boot, BIOS, DPU); the
-    /// others are read from the OS over SSH.
-    pub fn observed_over_redfish(self) -> bool {
-        matches!(
+    /// True for the kinds that live in the host's OS (network, kernel, tunables,
+    /// cloud-init): their steps run over SSH, so they need the OS up.
+    pub fn in_os(self) -> bool {
+        !matches!(
             self,
             ResourceKind::Power
                 | ResourceKind::Boot
                 | ResourceKind::Bios
                 | ResourceKind::DpuMode
                 | ResourceKind::DpuBios
+                | ResourceKind::Reboot
+                | ResourceKind::Host
         )
     }
 
@@ -290,7 +286,7 @@ pub struct Relations {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resource {
     /// `host/<h>/bios`, `host/<h>/network/bond0`, ...
-    pub address: String,
+    pub address: Address,
     /// The host's name.
     pub host: String,
     /// The kind.
@@ -306,7 +302,7 @@ pub struct Resource {
 impl Resource {
     fn new(host: &str, kind: ResourceKind, iface: Option<&str>) -> Self {
         Self {
-            address: kind.address(host, iface.unwrap_or_default()),
+            address: Address::new(host, kind, iface),
             host: host.to_string(),
             kind,
             iface: iface.map(str::to_string),
@@ -316,8 +312,8 @@ impl Resource {
     }
 
     /// The address without its `host/<h>/` prefix (`bios`, `network/bond0/sr-iov`).
-    pub fn relative(&self) -> &str {
-        relative_address(&self.address)
+    pub fn relative(&self) -> String {
+        self.address.relative()
     }
 
     /// The most disruptive class among its settings.
@@ -349,20 +345,6 @@ impl Resource {
             self.put(key, json, disruption);
         }
     }
-}
-
-/// The part of an address after `host/<h>/` (the whole address when it has no such prefix).
-pub fn relative_address(address: &str) -> &str {
-    address
-        .strip_prefix("host/")
-        .and_then(|rest| rest.split_once('/'))
-        .map_or(address, |(_, rel)| rel)
-}
-
-/// The host part of an address (`r1-c01` for `host/r1-c01/bios`).
-pub fn host_of(address: &str) -> &str {
-    let rest = address.strip_prefix("host/").unwrap_or(address);
-    rest.split_once('/').map_or(rest, |(h, _)| h)
 }
 
 /// Flattens an effective host into its resources, sorted by address. Resources the spec does
@@ -652,25 +634,19 @@ mod tests {
 
     #[test]
     fn addresses() {
-        assert_eq!(ResourceKind::Bios.address("a", ""), "host/a/bios");
-        assert_eq!(ResourceKind::DpuMode.address("a", ""), "host/a/dpu/mode");
+        let a = |k: ResourceKind, i: &str| k.address("a", i).to_string();
+        assert_eq!(a(ResourceKind::Bios, ""), "host/a/bios");
+        assert_eq!(a(ResourceKind::DpuMode, ""), "host/a/dpu/mode");
         assert_eq!(
-            ResourceKind::SrIov.address("a", "ens1f0"),
+            a(ResourceKind::SrIov, "ens1f0"),
             "host/a/network/ens1f0/sr-iov"
         );
         assert_eq!(
-            ResourceKind::Vlan.address("a", "bond0.100"),
+            a(ResourceKind::Vlan, "bond0.100"),
             "host/a/network/bond0.100"
         );
-        assert_eq!(ResourceKind::Vfio.address("a", ""), "host/a/os/vfio");
-        assert_eq!(ResourceKind::Host.address("a", ""), "host/a");
-        assert_eq!(
-            relative_address("host/a/network/x/sr-iov"),
-            "network/x/sr-iov"
-        );
-        assert_eq!(relative_address("host/a"), "host/a");
-        assert_eq!(host_of("host/a-1/bios"), "a-1");
-        assert_eq!(host_of("host/a-1"), "a-1");
+        assert_eq!(a(ResourceKind::Vfio, ""), "host/a/os/vfio");
+        assert_eq!(a(ResourceKind::Host, ""), "host/a");
     }
 
     #[test]

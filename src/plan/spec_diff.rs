@@ -5,10 +5,11 @@
 //!
 //! Pure and deterministic, like the planner: both revisions are already loaded and merged.
 
+use super::address::Address;
 use super::diff_specs;
 use super::hostlist;
 use super::model::{Action, Change, FORMAT_VERSION, SpecSource};
-use super::resource::{DataFiles, Disruption, ResourceKind, flatten, relative_address};
+use super::resource::{DataFiles, Disruption, ResourceKind, flatten};
 use super::value::same_value;
 use crate::spec::LoadedFleet;
 use crate::spec::load::Host;
@@ -209,11 +210,8 @@ fn cause_in(fleet: &LoadedFleet, host: &Host, path: &str) -> Option<Cause> {
     })
 }
 
-fn iface_of(address: &str) -> Option<&str> {
-    // host/<h>/network/<iface>[/sr-iov]
-    let rel = relative_address(address);
-    rel.strip_prefix("network/")
-        .map(|r| r.strip_suffix("/sr-iov").unwrap_or(r))
+fn iface_of(address: &Address) -> Option<&str> {
+    address.iface.as_deref()
 }
 
 fn change_cause(
@@ -397,7 +395,7 @@ fn group(hosts: &mut [DiffHost]) -> Vec<DiffGroup> {
             if c.sensitive {
                 continue;
             }
-            let rel = relative_address(&c.address).to_string();
+            let rel = c.address.relative();
             let pos = index.iter().position(|(r, s, a, b, af, _)| {
                 *r == rel
                     && *s == c.setting

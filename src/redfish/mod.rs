@@ -61,6 +61,7 @@
 mod client;
 pub mod error;
 pub mod model;
+pub mod provider;
 mod read;
 mod tls;
 mod write;

@@ -4,7 +4,7 @@
 
 use super::plan_text::{Paint, change_values, count, wrap};
 use crate::plan::model::Action;
-use crate::plan::resource::{Disruption, relative_address};
+use crate::plan::resource::Disruption;
 use crate::plan::spec_diff::{Cause, DiffChange, DiffHost, HostStatus, SpecDiff};
 use std::collections::BTreeMap;
 
@@ -85,7 +85,7 @@ pub fn change_line(dc: &DiffChange) -> String {
 pub fn by_resource(h: &DiffHost) -> BTreeMap<String, Vec<&DiffChange>> {
     let mut out: BTreeMap<String, Vec<&DiffChange>> = BTreeMap::new();
     for dc in &h.changes {
-        out.entry(relative_address(&dc.change.address).to_string())
+        out.entry(dc.change.address.relative())
             .or_default()
             .push(dc);
     }

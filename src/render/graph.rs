@@ -44,8 +44,8 @@ pub fn dot(graph: &PlanGraph) -> String {
             };
             s.push_str(&format!(
                 "    {} [label={}{shape}];\n",
-                quote(&n.address),
-                quote(n.label())
+                quote(&n.address.to_string()),
+                quote(&n.label())
             ));
         }
         s.push_str("  }\n");
@@ -53,8 +53,8 @@ pub fn dot(graph: &PlanGraph) -> String {
     for e in graph.edges() {
         s.push_str(&format!(
             "  {} -> {} [label={}];\n",
-            quote(&e.before),
-            quote(&e.after),
+            quote(&e.before.to_string()),
+            quote(&e.after.to_string()),
             quote(&e.rules.join(", "))
         ));
     }

@@ -9,9 +9,10 @@
 use super::plan_text::{
     change_values, count, reason_is_notable, resource_action, summary_line, summary_notes,
 };
+use crate::plan::address::Address;
 use crate::plan::hostlist;
 use crate::plan::model::{Action, Change, ChangeGroup, Plan, PlanHost};
-use crate::plan::resource::{Disruption, relative_address};
+use crate::plan::resource::{Disruption, ResourceKind};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Most characters a rendered comment has (GitHub's limit is 65,536).
@@ -254,7 +255,7 @@ fn banner(plan: &Plan) -> String {
 /// The `diff` marker of an action: GitHub colours lines starting with `+`, `-` and `!`.
 fn diff_symbol(a: Action) -> &'static str {
     match a {
-        Action::Update => "!",
+        Action::Update | Action::Replace => "!",
         other => other.symbol(),
     }
 }
@@ -310,17 +311,13 @@ fn host_details(h: &PlanHost) -> (String, String) {
     }
     let summary = format!("{}{}", parts.join(", "), disruption_label(h.disruption));
     let mut body = String::new();
-    let mut by_resource: BTreeMap<&str, Vec<&Change>> = BTreeMap::new();
+    let mut by_resource: BTreeMap<&Address, Vec<&Change>> = BTreeMap::new();
     for c in &h.changes {
-        by_resource.entry(c.address.as_str()).or_default().push(c);
+        by_resource.entry(&c.address).or_default().push(c);
     }
     for (address, changes) in by_resource {
         let action = resource_action(&changes);
-        body.push_str(&format!(
-            "{} {}\n",
-            diff_symbol(action),
-            relative_address(address)
-        ));
+        body.push_str(&format!("{} {}\n", diff_symbol(action), address.relative()));
         let grouped: Vec<&str> = changes
             .iter()
             .filter(|c| c.group.is_some())
@@ -351,15 +348,12 @@ fn host_details(h: &PlanHost) -> (String, String) {
         }
     }
     if !h.steps.is_empty() {
-        let order: Vec<&str> = h
-            .steps
-            .iter()
-            .map(|st| relative_address(&st.address))
-            .collect();
+        let mut order: Vec<String> = h.steps.iter().map(|st| st.address.relative()).collect();
+        order.dedup();
         body.push_str(&format!("# order: {}\n", order.join(" -> ")));
     }
-    for st in h.steps.iter().filter(|st| st.address.ends_with("/reboot")) {
-        body.push_str(&format!("# reboot: {}\n", st.description));
+    for st in h.steps.iter().filter(|st| st.kind == ResourceKind::Reboot) {
+        body.push_str(&format!("# reboot: {}\n", st.description()));
     }
     for n in &h.notes {
         body.push_str(&format!("# {n}\n"));

@@ -6,9 +6,10 @@
 //! Deterministic: no terminal queries; notes wrap at [`WIDTH`] columns; ANSI colour only when
 //! asked for.
 
+use crate::plan::address::Address;
 use crate::plan::hostlist;
 use crate::plan::model::{Action, Change, ChangeGroup, Plan, PlanHost};
-use crate::plan::resource::{Disruption, relative_address};
+use crate::plan::resource::{Disruption, ResourceKind};
 use crate::plan::value::{SENSITIVE, display_setting};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -56,7 +57,8 @@ impl Paint {
         let code = match a {
             Action::Create => "32",
             Action::Update => "33",
-            Action::Delete | Action::Replace => "31",
+            Action::Delete => "31",
+            Action::Replace => "33",
             Action::Pending => "36",
             Action::NoOp => "0",
         };
@@ -74,7 +76,9 @@ pub fn count(n: usize, one: &str, many: &str) -> String {
 }
 
 /// The summary line: `Plan: 9 hosts to change, 23 settings, 7 reboots.` (with
-/// `, 2 reprovisions` when there are any), or `No changes. The fleet matches the spec.`
+/// `, 2 reprovisions` when there are any), or `No changes. The fleet matches the spec.` only
+/// when every resource in scope was observed; else `No changes in 80 observed resources; 150
+/// not observed.` (a plan never vouches for state it did not read).
 pub fn summary_line(plan: &Plan) -> String {
     let s = &plan.summary;
     if !plan.has_changes() {
@@ -86,6 +90,13 @@ pub fn summary_line(plan: &Plan) -> String {
             return format!(
                 "No changes on the {} that could be read; the others could not be planned.",
                 count(read, "host", "hosts")
+            );
+        }
+        if s.unobserved > 0 {
+            return format!(
+                "No changes in {}; {} not observed.",
+                count(s.observed, "observed resource", "observed resources"),
+                s.unobserved
             );
         }
         return "No changes. The fleet matches the spec.".to_string();
@@ -189,7 +200,11 @@ pub fn change_values(
             }
             _ => format!("= {} (pending, applies on reset)", v(after)),
         },
-        Action::Replace => format!("= {} (staged) -> {}", v(pending), v(after)),
+        Action::Replace => format!(
+            "= {} (staged) -> {} (replaces staged value)",
+            v(pending),
+            v(after)
+        ),
         Action::Update if sensitive => format!("= {}", v(after)),
         Action::Update | Action::NoOp => format!("= {} -> {}", v(before), v(after)),
     }
@@ -389,16 +404,16 @@ fn render_host(out: &mut Vec<String>, p: Paint, h: &PlanHost) {
         marker(h.disruption)
     )));
 
-    let mut by_resource: BTreeMap<&str, Vec<&Change>> = BTreeMap::new();
+    let mut by_resource: BTreeMap<&Address, Vec<&Change>> = BTreeMap::new();
     for c in &h.changes {
-        by_resource.entry(c.address.as_str()).or_default().push(c);
+        by_resource.entry(&c.address).or_default().push(c);
     }
     for (address, changes) in by_resource {
         let action = resource_action(&changes);
         out.push(format!(
             "  {} {} {{",
             p.action(action, action.symbol()),
-            relative_address(address)
+            address.relative()
         ));
         let own: Vec<&&Change> = changes.iter().filter(|c| c.group.is_none()).collect();
         let grouped: Vec<&str> = changes
@@ -439,17 +454,14 @@ fn render_host(out: &mut Vec<String>, p: Paint, h: &PlanHost) {
         out.push("    }".to_string());
     }
     if !h.steps.is_empty() {
-        let order: Vec<&str> = h
-            .steps
-            .iter()
-            .map(|s| relative_address(&s.address))
-            .collect();
+        let mut order: Vec<String> = h.steps.iter().map(|s| s.address.relative()).collect();
+        order.dedup();
         for l in wrap(&order.join(" -> "), "  # order: ", "  #   ", WIDTH) {
             out.push(p.dim(&l));
         }
     }
-    for s in h.steps.iter().filter(|s| s.address.ends_with("/reboot")) {
-        for l in wrap(&s.description, "  # reboot: ", "  #   ", WIDTH) {
+    for s in h.steps.iter().filter(|s| s.kind == ResourceKind::Reboot) {
+        for l in wrap(&s.description(), "  # reboot: ", "  #   ", WIDTH) {
             out.push(p.dim(&l));
         }
     }

@@ -94,6 +94,7 @@ mod model;
 mod resources;
 mod server;
 mod state;
+pub mod targets;
 
 use std::future::Future;
 

@@ -1,13 +1,14 @@
 //! The engine reads the live state of the example fleet from the simulator, seeded from the
 //! same specs with drift, and sees exactly the drift the simulator applied.
 
+use crate::plan_support::{current, refresh_redfish, staged};
 use bmfleet::engine::targets::{Credential, EndpointOverrides};
-use bmfleet::engine::{
-    CredentialSource, Event, RecordingReporter, RefreshOptions, refresh, targets_for,
-};
+use bmfleet::engine::{CredentialSource, Event, RecordingReporter, targets_for};
+use bmfleet::plan::ResourceKind;
 use bmfleet::secret::Secret;
 use bmfleet::sim::from_spec::{SIM_PASSWORD, SIM_USERNAME, Seeding, from_spec};
 use bmfleet::sim::{BmcKind, DriftKind, SimServer};
+use serde_json::json;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -24,39 +25,53 @@ async fn refresh_sees_the_simulated_drift() {
     assert!(!drift.is_empty());
     let sim = SimServer::start(config).await.unwrap();
     let targets =
-        bmfleet::engine::targets::simulated_targets(&sim, &hosts, Path::new("examples/fleet"));
+        bmfleet::sim::targets::simulated_targets(&sim, &hosts, Path::new("examples/fleet"));
     let reporter = Arc::new(RecordingReporter::default());
-    let result = refresh(targets, &RefreshOptions::default(), reporter.clone()).await;
+    let result = refresh_redfish(&hosts, targets, Default::default(), reporter.clone()).await;
     assert_eq!(result.observed.len(), hosts.len());
     for h in result.observed.values() {
-        assert!(h.bmc.is_ok(), "{}: {:?}", h.name, h.bmc);
-        if let Some(d) = &h.dpu {
-            assert!(d.is_ok(), "{}: {d:?}", h.name);
-        }
+        assert!(
+            h.first_error().is_none(),
+            "{}: {:?}",
+            h.name,
+            h.first_error()
+        );
     }
     for d in &drift {
         let host = &result.observed[&d.host];
-        let bmc = host.bmc.as_ref().unwrap();
         match &d.kind {
-            DriftKind::PowerOff => assert_eq!(bmc.power_state.as_deref(), Some("Off")),
+            DriftKind::PowerOff => {
+                assert_eq!(
+                    current(host, ResourceKind::Power, "PowerState"),
+                    Some(json!("Off"))
+                )
+            }
             DriftKind::BootOverridePxeOnce => {
-                assert_eq!(bmc.boot.override_target.as_deref(), Some("Pxe"));
-                assert_eq!(bmc.boot.override_enabled.as_deref(), Some("Once"));
+                // Boot is observed when the spec sets it.
+                if let Some(b) = host.of_kind(ResourceKind::Boot) {
+                    assert_eq!(b.current("BootSourceOverrideTarget"), Some(&json!("Pxe")));
+                    assert_eq!(b.current("BootSourceOverrideEnabled"), Some(&json!("Once")));
+                }
             }
             DriftKind::BiosFlipped { attribute, to, .. } => {
-                assert_eq!(bmc.bios.as_ref().unwrap().current.get(attribute), Some(to));
+                assert_eq!(
+                    current(host, ResourceKind::Bios, attribute).as_ref(),
+                    Some(to)
+                );
             }
             DriftKind::BiosStaged { attribute, value } => {
                 assert_eq!(
-                    bmc.bios.as_ref().unwrap().pending.get(attribute),
+                    staged(host, ResourceKind::Bios, attribute).as_ref(),
                     Some(value)
                 );
             }
             // Factory BIOS hosts are checked like flipped attributes elsewhere.
             DriftKind::FactoryBios { .. } => {}
             DriftKind::DpuNicMode => {
-                let dpu = host.dpu.as_ref().unwrap().as_ref().unwrap();
-                assert_eq!(dpu.mode, Some(bmfleet::spec::model::DpuMode::Nic));
+                assert_eq!(
+                    current(host, ResourceKind::DpuMode, "mode"),
+                    Some(json!("nic"))
+                );
             }
         }
     }
@@ -114,15 +129,23 @@ async fn an_unreachable_bmc_is_an_error_for_its_host_only() {
         Path::new("examples/fleet"),
         Some(&overrides),
     );
-    let mut opts = RefreshOptions::default();
-    opts.client.retries = 0;
-    let result = refresh(targets, &opts, Arc::new(bmfleet::engine::NullReporter)).await;
+    let client = bmfleet::redfish::ClientOptions {
+        retries: 0,
+        ..Default::default()
+    };
+    let result = refresh_redfish(
+        &hosts,
+        targets,
+        client,
+        Arc::new(bmfleet::engine::NullReporter),
+    )
+    .await;
     let bad = &result.observed[&hosts[1].name];
-    let err = bad.bmc.as_ref().unwrap_err();
+    let err = bad.first_error().unwrap();
     assert!(err.endpoint.contains("127.0.0.1:9"), "{err:?}");
     assert_eq!(err.code, "bmfleet::redfish::connect");
     assert!(!err.help.is_empty());
-    assert!(result.observed[&hosts[0].name].bmc.is_ok());
-    assert!(result.observed[&hosts[2].name].bmc.is_ok());
+    assert!(result.observed[&hosts[0].name].first_error().is_none());
+    assert!(result.observed[&hosts[2].name].first_error().is_none());
     sim.shutdown().await;
 }

@@ -6,6 +6,7 @@
 mod plan_support;
 mod sim_common;
 
+mod architecture;
 mod cli_help;
 mod diff_secrets;
 mod engine_refresh;
@@ -17,6 +18,7 @@ mod plan_graph;
 mod plan_planner;
 mod plan_render;
 mod plan_schema;
+mod plan_show_saved;
 mod redfish_client;
 mod redfish_fixtures;
 mod schema;

@@ -2,7 +2,7 @@
 //! the simulator seeded from the example fleet, plans to exactly the drift the simulator
 //! applied, and to nothing when it applied none.
 
-use bmfleet::engine::{NullReporter, RefreshOptions, refresh};
+use bmfleet::engine::NullReporter;
 use bmfleet::plan::model::Action;
 use bmfleet::plan::{PlanOptions, plan};
 use bmfleet::sim::from_spec::{Seeding, from_spec};
@@ -27,8 +27,14 @@ async fn plan_against_sim(
     );
     let sim = SimServer::start(config).await.unwrap();
     let targets =
-        bmfleet::engine::targets::simulated_targets(&sim, &hosts, Path::new("examples/fleet"));
-    let result = refresh(targets, &RefreshOptions::default(), Arc::new(NullReporter)).await;
+        bmfleet::sim::targets::simulated_targets(&sim, &hosts, Path::new("examples/fleet"));
+    let result = crate::plan_support::refresh_redfish(
+        &hosts,
+        targets,
+        Default::default(),
+        Arc::new(NullReporter),
+    )
+    .await;
     sim.shutdown().await;
     let p = plan(&hosts, &result.observed, &PlanOptions::for_fleet(&fleet));
     (p, drift)
@@ -127,7 +133,7 @@ async fn a_simulated_fleet_with_drift_plans_to_that_drift() {
                 assert!(
                     h.steps
                         .iter()
-                        .any(|s| s.description.starts_with("DPU reset"))
+                        .any(|s| s.description().starts_with("DPU reset"))
                 );
                 expected_hosts.insert(d.host.clone());
             }

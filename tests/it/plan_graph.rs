@@ -181,11 +181,11 @@ fn bios_and_dpu_mode_feed_one_reboot_and_vf_counts_wait_for_it() {
     let mut idx = ChangeIndex::default();
     idx.reboots.insert("d1".into());
     idx.resources
-        .insert("host/d1/bios".into(), changed(&["SriovGlobalEnable"], true));
+        .insert(a("host/d1/bios"), changed(&["SriovGlobalEnable"], true));
     idx.resources
-        .insert("host/d1/dpu/mode".into(), changed(&["mode"], true));
+        .insert(a("host/d1/dpu/mode"), changed(&["mode"], true));
     idx.resources.insert(
-        "host/d1/network/p0/sr-iov".into(),
+        a("host/d1/network/p0/sr-iov"),
         changed(&["total-vfs"], false),
     );
     let g = graph::build(&hosts, &idx).check().unwrap();
@@ -202,7 +202,10 @@ fn bios_and_dpu_mode_feed_one_reboot_and_vf_counts_wait_for_it() {
         ),
         "{text}"
     );
-    let reboots = g.nodes().filter(|n| n.address.ends_with("/reboot")).count();
+    let reboots = g
+        .nodes()
+        .filter(|n| n.kind == bmfleet::plan::ResourceKind::Reboot)
+        .count();
     assert_eq!(reboots, 1);
     let order = g.topological_order();
     let at = |a: &str| position(&order, a);
@@ -214,14 +217,14 @@ fn bios_and_dpu_mode_feed_one_reboot_and_vf_counts_wait_for_it() {
     let mut idx = ChangeIndex::default();
     idx.reboots.insert("d1".into());
     idx.resources
-        .insert("host/d1/bios".into(), changed(&["Other"], true));
+        .insert(a("host/d1/bios"), changed(&["Other"], true));
     idx.resources.insert(
-        "host/d1/network/p0/sr-iov".into(),
+        a("host/d1/network/p0/sr-iov"),
         changed(&["total-vfs"], false),
     );
     let g = graph::build(&hosts, &idx);
     assert!(
-        g.dependencies("host/d1/network/p0/sr-iov")
+        g.dependencies(&a("host/d1/network/p0/sr-iov"))
             .iter()
             .all(|(dep, _)| dep != "host/d1/reboot")
     );
@@ -246,10 +249,10 @@ fn cloud_init_by_virtual_media_precedes_the_boot_override_and_the_reboot() {
         g.to_text(),
         "host/v1/boot\n  after host/v1/cloud-init [cloud-init-before-boot-override]\nhost/v1/cloud-init\nhost/v1/reboot\n  after host/v1/boot [boot-before-reboot]\n"
     );
-    let order: Vec<&str> = g
+    let order: Vec<String> = g
         .topological_order()
         .iter()
-        .map(|n| n.address.as_str())
+        .map(|n| n.address.to_string())
         .collect();
     assert_eq!(
         order,
@@ -274,9 +277,9 @@ fn vfio_waits_for_the_vfs_of_its_pf_only() {
     let hosts = [hr(&h)];
     let g = graph::build(&hosts, &ChangeIndex::everything(&hosts));
     let deps: BTreeSet<String> = g
-        .dependencies("host/x1/os/vfio")
+        .dependencies(&a("host/x1/os/vfio"))
         .into_iter()
-        .map(|(d, _)| d)
+        .map(|(d, _)| d.to_string())
         .collect();
     assert_eq!(
         deps,

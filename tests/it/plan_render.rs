@@ -24,23 +24,21 @@ fn sample_plan() -> Plan {
             .current
             .insert("SriovGlobalEnable".into(), json!("Disabled"));
     }
-    o.get_mut("r1-c01")
-        .unwrap()
-        .bmc
-        .as_mut()
-        .unwrap()
-        .power_state = Some("Off".into());
-    let b = bios_mut(o.get_mut("r1-c02").unwrap());
+    sys_mut(o.get_mut("r1-c01").unwrap()).power_state = Some("Off".into());
+    let mut b = bios_mut(o.get_mut("r1-c02").unwrap());
     b.current.insert("LogicalProc".into(), json!("Enabled"));
     b.pending.insert("LogicalProc".into(), json!("Disabled"));
-    let b = bios_mut(o.get_mut("r2-c04").unwrap());
+    drop(b);
+    let mut b = bios_mut(o.get_mut("r2-c04").unwrap());
     b.current.insert("SysProfile".into(), json!("Custom"));
     b.pending
         .insert("SysProfile".into(), json!("PerfPerWattOptimizedOs"));
+    drop(b);
     dpu_mut(o.get_mut("r1-d01").unwrap()).mode = Some(DpuMode::Nic);
-    o.get_mut("r2-d01").unwrap().bmc = Err(unreachable(
-        "https://10.10.2.31/redfish/v1/Systems/System.Embedded.1",
-    ));
+    fail_bmc(
+        o.get_mut("r2-d01").unwrap(),
+        unreachable("https://10.10.2.31/redfish/v1/Systems/System.Embedded.1"),
+    );
     let mut opts = options(&f);
     // A fixed revision, so that the golden files do not depend on the repository's HEAD.
     opts.source = Some(bmfleet::spec::RepoInfo {
@@ -96,12 +94,14 @@ fn text_plan_has_groups_markers_pending_drift_and_errors() {
         text.contains("~ LogicalProc = \"Enabled\" -> \"Disabled\" (pending, applies on reset)")
     );
     assert!(
-        text.contains("-/+ SysProfile = \"PerfPerWattOptimizedOs\" (staged) -> \"PerfOptimized\"")
+        text.contains(
+            "~ SysProfile = \"PerfPerWattOptimizedOs\" (staged) -> \"PerfOptimized\" (replaces staged value)"
+        )
     );
     assert!(text.contains("# drift: PowerState is Off, spec says On"));
     // Reboot markers and the coalesced reboot.
     assert!(text.contains("# r1-d01: 1 setting [reboot]"));
-    assert!(text.contains("# reboot: DPU reset, then host power cycle: applies dpu/mode"));
+    assert!(text.contains("# reboot: DPU GracefulRestart, ForceRestart after 300 s, then host PowerCycle: applies dpu/mode"));
     // The unreachable host names its endpoint and what to do.
     assert!(text.contains("# r2-d01: not planned (error)"));
     assert!(text.contains(
@@ -152,12 +152,36 @@ fn summary_line_forms() {
         plan_text::summary_line(&p),
         "Plan: 1 host to change, 1 setting, 1 reboot."
     );
-    let p = plan(&[h], &converged_all(&[h]), &options(&f));
+    // Only a plan that observed every resource in scope says the fleet matches.
+    let bmc_only = host(
+        "n1",
+        &[],
+        &[],
+        settings(json!({"bios": {"attributes": {"LogicalProc": "Enabled"}}})),
+    );
+    let p = plan(
+        &[&bmc_only],
+        &converged_all(&[&bmc_only]),
+        &PlanOptions::default(),
+    );
+    assert_eq!(p.summary.unobserved, 0, "{:?}", p.hosts[0].unobserved);
     assert_eq!(
         plan_text::summary_line(&p),
         "No changes. The fleet matches the spec."
     );
     assert!(plan_text::render(&p, false).contains("No changes. The fleet matches the spec.\n"));
+    // A plan never vouches for what it did not read: r1-c01's OS state is not observed.
+    let p = plan(&[h], &converged_all(&[h]), &options(&f));
+    assert!(!p.has_changes());
+    assert!(p.summary.unobserved > 0 && p.summary.observed > 0);
+    assert_eq!(
+        plan_text::summary_line(&p),
+        format!(
+            "No changes in {} observed resources; {} not observed.",
+            p.summary.observed, p.summary.unobserved
+        )
+    );
+    assert!(!plan_text::render(&p, false).contains("matches the spec"));
 }
 
 /// A host whose spec sets a password-like BIOS attribute (validation rejects this in a repo,
@@ -182,7 +206,7 @@ fn secret_plan() -> (Plan, Vec<&'static str>) {
     let mut observed: BTreeMap<String, ObservedHost> = BTreeMap::new();
     for (h, pending) in [(&a, true), (&b, false)] {
         let mut o = converged(h);
-        let bios = bios_mut(&mut o);
+        let mut bios = bios_mut(&mut o);
         bios.current
             .insert("AdminPassword".into(), json!("old-secret-on-bmc"));
         if pending {
@@ -190,6 +214,7 @@ fn secret_plan() -> (Plan, Vec<&'static str>) {
                 .insert("AdminPassword".into(), json!("staged-secret-xyz"));
         }
         bios.current.insert("Turbo".into(), json!("Disabled"));
+        drop(bios);
         observed.insert(h.name.clone(), o);
     }
     (plan(&[&a, &b], &observed, &PlanOptions::default()), secrets)
@@ -219,7 +244,11 @@ fn secrets_never_appear_in_any_rendering_but_their_change_does() {
     assert!(c.sensitive);
     assert_eq!(c.action, Action::Replace);
     let text = &renderings[0].1;
-    assert!(text.contains("-/+ AdminPassword = (sensitive value) (staged) -> (sensitive value)"));
+    assert!(text.contains(
+        "~ AdminPassword = (sensitive value) (staged) -> (sensitive value) (replaces staged value)"
+    ));
+    // Terraform readers take `-/+` as destroy-and-recreate: never used for a staged value.
+    assert!(!text.contains("-/+"));
     assert!(text.contains("~ AdminPassword = (sensitive value)"));
     // The same (masked) change on two hosts is not grouped: the values may differ.
     assert!(p.groups.iter().all(|g| g.setting != "AdminPassword"));
@@ -305,14 +334,13 @@ fn markdown_of_a_2000_host_plan_stays_under_the_comment_limit() {
     let mut observed = converged_all(&refs);
     for (i, o) in observed.values_mut().enumerate() {
         if i % 50 == 7 {
-            o.bmc = Err(unreachable(&format!(
-                "https://10.0.{}.{}",
-                i / 250,
-                i % 250
-            )));
+            fail_bmc(
+                o,
+                unreachable(&format!("https://10.0.{}.{}", i / 250, i % 250)),
+            );
             continue;
         }
-        let bios = bios_mut(o);
+        let mut bios = bios_mut(o);
         bios.current
             .insert("SriovGlobalEnable".into(), json!("Disabled"));
         bios.current.insert("Serial".into(), json!("old"));
@@ -349,7 +377,7 @@ fn json_plan_round_trips_and_is_versioned() {
     let p = sample_plan();
     let text = plan_json::render(&p);
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(v["format_version"], "1.0");
+    assert_eq!(v["format_version"], "2.0");
     assert_eq!(
         v["source"]["commit"],
         "0123456789abcdef0123456789abcdef01234567"
@@ -360,11 +388,18 @@ fn json_plan_round_trips_and_is_versioned() {
     assert!(back.has_changes());
 
     let mut future = v.clone();
-    future["format_version"] = json!("2.0");
+    future["format_version"] = json!("3.0");
     let err = plan_json::parse(&future.to_string()).unwrap_err();
-    assert!(err.to_string().contains("plan format 2.0 is not supported"));
+    assert!(
+        err.to_string().contains("plan format 3.0 is not supported"),
+        "{err}"
+    );
+    // A 1.x plan (prose steps, no ops) cannot be executed: it is refused, not guessed at.
+    let mut old = v.clone();
+    old["format_version"] = json!("1.0");
+    assert!(plan_json::parse(&old.to_string()).is_err());
     let mut minor = v;
-    minor["format_version"] = json!("1.3");
+    minor["format_version"] = json!("2.3");
     assert!(plan_json::parse(&minor.to_string()).is_ok());
     assert!(plan_json::parse("{}").is_err());
 }

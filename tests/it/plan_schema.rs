@@ -53,7 +53,10 @@ fn rendered_plans_validate_against_the_schema() {
             .current
             .insert("SriovGlobalEnable".into(), json!("Disabled"));
     }
-    observed.get_mut("r2-d01").unwrap().bmc = Err(unreachable("https://10.10.2.31"));
+    fail_bmc(
+        observed.get_mut("r2-d01").unwrap(),
+        unreachable("https://10.10.2.31"),
+    );
     let p = plan(&hosts, &observed, &options(&f));
     let instance: serde_json::Value = serde_json::from_str(&plan_json::render(&p)).unwrap();
     let validator = jsonschema::validator_for(&plan_json::schema()).unwrap();

@@ -1113,7 +1113,6 @@ async fn writes_that_time_out_or_get_5xx_are_sent_once() {
         },
     );
     c.read_system(BIOS).await.unwrap();
-    let t0 = Instant::now();
     let err = c.patch_bios_settings(&attrs, None).await.unwrap_err();
     unknown(&err, "PATCH", "no answer");
     assert_eq!(err.status(), None);
@@ -1122,7 +1121,6 @@ async fn writes_that_time_out_or_get_5xx_are_sent_once() {
         1,
         "a PATCH that timed out is not resent"
     );
-    assert!(t0.elapsed() < Duration::from_secs(2), "no retry waited");
     // Reset: the same for an action.
     let err = c.reset(ResetType::GracefulRestart).await.unwrap_err();
     unknown(&err, "POST", "no answer");

@@ -1,0 +1,387 @@
+//! The planner's rules table: for each resource kind, the [`Op`] that writes its changed
+//! settings. Every choice an executor could otherwise make is made here (apply time, reset
+//! types and their order, timeouts), from the spec and the capabilities the provider
+//! observed; the executor carries the op out as written.
+//!
+//! Adding a resource kind means: its flattening in [`super::resource`], a rule here, and a
+//! provider that reads and writes it. Nothing else in the planner changes.
+
+use super::address::Address;
+use super::observed::{Observation, ObservedHost};
+use super::op::{ContentRef, Controller, Op, OpValue, ResetStep, SecretRef};
+use super::resource::{DataFiles, Resource, ResourceKind};
+use super::value::sha256_json;
+use crate::spec::Host;
+use crate::spec::model::CloudInitSource;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// Seconds a host gets to come back from a reset before the fallback reset type is sent.
+pub const RESET_TIMEOUT_S: u64 = 600;
+/// Seconds a DPU gets to come back from its reset.
+pub const DPU_RESET_TIMEOUT_S: u64 = 300;
+/// Seconds a graceful power-off gets before `ForceOff`.
+pub const POWER_OFF_TIMEOUT_S: u64 = 300;
+/// Seconds the OS gets to answer after a reset.
+pub const AWAIT_OS_TIMEOUT_S: u64 = 900;
+
+/// What the rules read besides the resource.
+pub struct Context<'a> {
+    /// The host's effective spec.
+    pub host: &'a Host,
+    /// The observed `PowerState` (`On`, `Off`), when read.
+    pub power_now: Option<&'a str>,
+    /// The fleet's data files (cloud-init documents).
+    pub files: &'a DataFiles,
+}
+
+/// The op that writes settings `keys` of resource `r` (keys are those whose action writes).
+pub fn op_for(ctx: &Context<'_>, r: &Resource, keys: &[&str], obs: &Observation) -> Op {
+    let desired = |k: &str| r.settings.get(k).map(|s| s.value.clone());
+    let plain = |k: &str| desired(k).unwrap_or(Value::Null);
+    let string = |k: &str| desired(k).and_then(|v| v.as_str().map(str::to_string));
+    let map_of = || -> BTreeMap<String, Value> {
+        keys.iter().map(|k| ((*k).to_string(), plain(k))).collect()
+    };
+    match r.kind {
+        ResourceKind::Bios | ResourceKind::DpuBios => {
+            let (on, spec_path) = if r.kind == ResourceKind::Bios {
+                (Controller::Bmc, "bios.attributes")
+            } else {
+                (Controller::Dpu, "dpu.bios.attributes")
+            };
+            let attributes = keys
+                .iter()
+                .map(|k| {
+                    let v = plain(k);
+                    let sensitive = r.settings.get(*k).is_some_and(|s| s.sensitive);
+                    let value = if sensitive {
+                        OpValue::Secret(SecretRef {
+                            secret: format!("spec:{spec_path}.{k}"),
+                            sha256: sha256_json(&v),
+                        })
+                    } else {
+                        OpValue::Plain(v)
+                    };
+                    ((*k).to_string(), value)
+                })
+                .collect();
+            let times = &obs.capabilities.apply_times;
+            Op::BiosStage {
+                on,
+                attributes,
+                apply_time: times
+                    .iter()
+                    .any(|t| t == "OnReset")
+                    .then(|| "OnReset".to_string()),
+            }
+        }
+        ResourceKind::Boot => {
+            let pick = |k: &str| {
+                if keys.contains(&k) { string(k) } else { None }
+            };
+            Op::BootOverride {
+                mode: pick("BootSourceOverrideMode"),
+                target: pick("BootSourceOverrideTarget"),
+                enabled: pick("BootSourceOverrideEnabled"),
+            }
+        }
+        ResourceKind::Power => {
+            let state = string("PowerState").unwrap_or_default();
+            power_op(&state, &obs.capabilities.reset_types)
+        }
+        ResourceKind::DpuMode => Op::DpuMode {
+            mode: string("mode").unwrap_or_default(),
+        },
+        ResourceKind::Ethernet
+        | ResourceKind::Bond
+        | ResourceKind::Vlan
+        | ResourceKind::Routes
+        | ResourceKind::Dns => Op::NetworkApply {
+            desired: network_document(ctx.host, r),
+        },
+        ResourceKind::SrIov => {
+            let pf = r.address.iface.clone().unwrap_or_default();
+            let vfs = ctx
+                .host
+                .settings
+                .network
+                .as_ref()
+                .and_then(|n| n.interfaces.iter().find(|i| i.name == pf))
+                .and_then(|i| i.ethernet.as_ref())
+                .and_then(|e| e.sr_iov.as_ref())
+                .filter(|s| !s.vfs.is_empty())
+                .and_then(|s| serde_json::to_value(&s.vfs).ok())
+                .unwrap_or(Value::Null);
+            Op::SriovNumVfs {
+                pf,
+                num_vfs: desired("total-vfs").and_then(|v| v.as_u64()),
+                vfs,
+            }
+        }
+        ResourceKind::Hugepages => Op::Hugepages { settings: map_of() },
+        ResourceKind::KernelArgs => {
+            let want = string_list(desired("args").as_ref());
+            let have = string_list(obs.current("args"));
+            kernel_args_op(&want, &have)
+        }
+        ResourceKind::Sysctl => Op::Sysctl { values: map_of() },
+        ResourceKind::Sysfs => Op::Sysfs { values: map_of() },
+        ResourceKind::Tunables => Op::Tunables { values: map_of() },
+        ResourceKind::Vfio => Op::Vfio { settings: map_of() },
+        ResourceKind::CloudInit => cloud_init_op(ctx),
+        // Synthetic kinds never carry settings; the reset is built by [`reset`].
+        ResourceKind::Reboot | ResourceKind::Host => Op::AwaitOs { timeout_s: 0 },
+    }
+}
+
+fn string_list(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The key of a kernel argument (`hugepages` of `hugepages=64`, `quiet` of `quiet`).
+fn arg_key(arg: &str) -> &str {
+    arg.split_once('=').map_or(arg, |(k, _)| k)
+}
+
+/// Kernel args as added and removed arguments: a desired argument missing from the current
+/// command line is added; a current argument with the same key and another value is removed.
+/// Arguments the spec does not mention are left alone.
+fn kernel_args_op(want: &[String], have: &[String]) -> Op {
+    let add: Vec<String> = want.iter().filter(|a| !have.contains(a)).cloned().collect();
+    let remove: Vec<String> = have
+        .iter()
+        .filter(|h| !want.contains(h) && want.iter().any(|w| arg_key(w) == arg_key(h)))
+        .cloned()
+        .collect();
+    Op::KernelArgs { add, remove }
+}
+
+fn allowed(types: &[String], t: &str) -> bool {
+    types.is_empty() || types.iter().any(|x| x == t)
+}
+
+/// Power on or off with reset types the system allows.
+fn power_op(state: &str, types: &[String]) -> Op {
+    if state == "Off" {
+        let graceful = allowed(types, "GracefulShutdown");
+        let force = allowed(types, "ForceOff");
+        let (reset_type, fallback) = match (graceful, force) {
+            (true, true) => ("GracefulShutdown", Some("ForceOff".to_string())),
+            (true, false) => ("GracefulShutdown", None),
+            _ => ("ForceOff", None),
+        };
+        Op::Power {
+            state: state.to_string(),
+            reset_type: reset_type.to_string(),
+            fallback,
+            timeout_s: POWER_OFF_TIMEOUT_S,
+        }
+    } else {
+        let reset_type = if allowed(types, "On") {
+            "On"
+        } else {
+            "PushPowerButton"
+        };
+        Op::Power {
+            state: state.to_string(),
+            reset_type: reset_type.to_string(),
+            fallback: None,
+            timeout_s: RESET_TIMEOUT_S,
+        }
+    }
+}
+
+/// A restart of one system: graceful, forced after the timeout, with the types it allows.
+fn restart(on: Controller, types: &[String], timeout_s: u64) -> ResetStep {
+    let graceful = allowed(types, "GracefulRestart");
+    let force = allowed(types, "ForceRestart");
+    let (reset_type, fallback) = match (graceful, force) {
+        (true, true) => ("GracefulRestart", Some("ForceRestart".to_string())),
+        (true, false) => ("GracefulRestart", None),
+        (false, true) => ("ForceRestart", None),
+        // Neither listed: a power cycle is what is left.
+        (false, false) if allowed(types, "PowerCycle") => ("PowerCycle", None),
+        (false, false) => ("ForceRestart", None),
+    };
+    ResetStep {
+        on,
+        reset_type: reset_type.to_string(),
+        fallback,
+        timeout_s,
+    }
+}
+
+/// The host's one coalesced reset. With a DPU mode change: the DPU is reset first, then the
+/// host is power-cycled (a warm restart does not re-enumerate the DPU's PCIe functions);
+/// where the BMC has no `PowerCycle` (HPE iLO, Lenovo XCC) it is `GracefulShutdown`
+/// (`ForceOff` after the timeout), then `On`.
+pub fn reset(observed: &ObservedHost, dpu_mode: bool, applies: Vec<String>) -> Op {
+    let types_of = |kind: ResourceKind| -> Vec<String> {
+        observed
+            .of_kind(kind)
+            .map(|o| o.capabilities.reset_types.clone())
+            .unwrap_or_default()
+    };
+    let host_types = types_of(ResourceKind::Power);
+    let mut sequence = Vec::new();
+    if dpu_mode {
+        let dpu_types = types_of(ResourceKind::DpuMode);
+        sequence.push(restart(Controller::Dpu, &dpu_types, DPU_RESET_TIMEOUT_S));
+        if allowed(&host_types, "PowerCycle") {
+            sequence.push(ResetStep {
+                on: Controller::Bmc,
+                reset_type: "PowerCycle".into(),
+                fallback: None,
+                timeout_s: RESET_TIMEOUT_S,
+            });
+        } else {
+            let (reset_type, fallback) = if allowed(&host_types, "GracefulShutdown") {
+                ("GracefulShutdown", Some("ForceOff".to_string()))
+            } else {
+                ("ForceOff", None)
+            };
+            sequence.push(ResetStep {
+                on: Controller::Bmc,
+                reset_type: reset_type.into(),
+                fallback,
+                timeout_s: POWER_OFF_TIMEOUT_S,
+            });
+            sequence.push(ResetStep {
+                on: Controller::Bmc,
+                reset_type: "On".into(),
+                fallback: None,
+                timeout_s: RESET_TIMEOUT_S,
+            });
+        }
+    } else {
+        sequence.push(restart(Controller::Bmc, &host_types, RESET_TIMEOUT_S));
+    }
+    Op::Reset { sequence, applies }
+}
+
+/// The wait for the OS after the host's reset (a step of its own, at `host/<h>/reboot`).
+pub fn await_os(host: &str) -> super::model::Step {
+    super::model::Step {
+        address: Address::new(host, ResourceKind::Reboot, None),
+        kind: ResourceKind::Reboot,
+        disruption: super::resource::Disruption::None,
+        op: Op::AwaitOs {
+            timeout_s: AWAIT_OS_TIMEOUT_S,
+        },
+        precondition: None,
+    }
+}
+
+/// The nmstate document for one network resource: the interface as the spec declares it
+/// (nmstate's names), or the routes / DNS section.
+fn network_document(host: &Host, r: &Resource) -> Value {
+    let net = host.settings.network.as_ref();
+    match r.kind {
+        ResourceKind::Routes => json!({
+            "routes": net.and_then(|n| n.routes.as_ref()).and_then(|x| serde_json::to_value(x).ok())
+        }),
+        ResourceKind::Dns => json!({
+            "dns-resolver": net
+                .and_then(|n| n.dns_resolver.as_ref())
+                .and_then(|x| serde_json::to_value(x).ok())
+        }),
+        _ => {
+            let name = r.address.iface.as_deref().unwrap_or_default();
+            let iface = net
+                .and_then(|n| n.interfaces.iter().find(|i| i.name == name))
+                .and_then(|i| serde_json::to_value(i).ok())
+                .unwrap_or(Value::Null);
+            json!({ "interfaces": [iface] })
+        }
+    }
+}
+
+fn content_ref(name: &str, src: &CloudInitSource, files: &DataFiles) -> ContentRef {
+    let (path, text): (String, Option<&str>) = match (&src.inline, &src.file) {
+        (Some(t), _) => ("inline".to_string(), Some(t.as_str())),
+        (None, Some(p)) => (p.clone(), files.get(p).map(|t| &**t)),
+        (None, None) => ("none".to_string(), None),
+    };
+    ContentRef {
+        name: name.to_string(),
+        path,
+        sha256: text.map(|t| super::value::sha256_hex(t.as_bytes())),
+        bytes: text.map(|t| t.len() as u64),
+    }
+}
+
+fn cloud_init_op(ctx: &Context<'_>) -> Op {
+    let Some(ci) = ctx.host.settings.cloud_init.as_ref() else {
+        return Op::CloudInit {
+            documents: Vec::new(),
+            delivery: None,
+        };
+    };
+    let documents = [
+        ("user-data", &ci.user_data),
+        ("meta-data", &ci.meta_data),
+        ("network-config", &ci.network_config),
+    ]
+    .into_iter()
+    .filter_map(|(name, src)| src.as_ref().map(|s| content_ref(name, s, ctx.files)))
+    .collect();
+    Op::CloudInit {
+        documents,
+        delivery: ci
+            .delivery
+            .as_ref()
+            .and_then(|d| serde_json::to_value(d).ok())
+            .and_then(|v| v.as_str().map(str::to_string)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_args_are_added_and_removed_by_key() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let op = kernel_args_op(
+            &s(&["hugepages=64", "iommu=pt", "quiet"]),
+            &s(&["quiet", "hugepages=32", "console=ttyS0"]),
+        );
+        assert_eq!(
+            op,
+            Op::KernelArgs {
+                add: s(&["hugepages=64", "iommu=pt"]),
+                remove: s(&["hugepages=32"]),
+            }
+        );
+    }
+
+    #[test]
+    fn resets_use_only_allowed_types() {
+        let mut host = ObservedHost::new("a");
+        let mut power = Observation::default();
+        power.capabilities.reset_types =
+            vec!["On".into(), "ForceOff".into(), "ForceRestart".into()];
+        host.resources
+            .insert(Address::new("a", ResourceKind::Power, None), Ok(power));
+        let Op::Reset { sequence, .. } = reset(&host, false, vec!["bios".into()]) else {
+            panic!("not a reset")
+        };
+        assert_eq!(sequence.len(), 1);
+        assert_eq!(sequence[0].reset_type, "ForceRestart");
+        assert_eq!(sequence[0].fallback, None);
+        // A DPU mode change on a BMC without PowerCycle: DPU restart, then off and on.
+        let Op::Reset { sequence, .. } = reset(&host, true, vec!["dpu/mode".into()]) else {
+            panic!("not a reset")
+        };
+        let types: Vec<&str> = sequence.iter().map(|s| s.reset_type.as_str()).collect();
+        assert_eq!(types, ["GracefulRestart", "ForceOff", "On"]);
+        assert_eq!(sequence[0].on, Controller::Dpu);
+    }
+}
