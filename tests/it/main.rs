@@ -11,6 +11,7 @@ mod cli_help;
 mod diff_secrets;
 mod engine_refresh;
 mod golden;
+mod os_sshd;
 mod peer_sushy;
 mod plan_cli_graph;
 mod plan_engine_sim;
