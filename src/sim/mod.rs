@@ -86,11 +86,14 @@
 //!   unreachable hosts ([`HostFailure::Unreachable`]), all overridable per host. Random draws
 //!   are keyed by `(seed, host, request number)`.
 //! - **Drift** ([`apply_drift`]): seeded perturbation of host configurations before start.
+//! - **OS facet** ([`os`]): a sysroot per host, seeded from the spec with drift, that the OS
+//!   probe reads through the `local` transport.
 
 mod drift;
 mod errors;
 pub mod from_spec;
 mod model;
+pub mod os;
 mod resources;
 mod server;
 mod state;

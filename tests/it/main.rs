@@ -14,6 +14,7 @@ mod diff_summary;
 mod engine_refresh;
 mod golden;
 mod os_provider;
+mod os_sshd;
 mod peer_sushy;
 mod plan_cli_graph;
 mod plan_engine_sim;
