@@ -108,8 +108,8 @@ pub fn run(
     let (source, sim) = live_source(&fleet, args)?;
     let os = if args.no_os {
         OsSource::Skip("not read in this run (--no-os)".into())
-    } else if args.simulate || args.sim_url.is_some() {
-        OsSource::Skip("the simulator has no OS facet yet".into())
+    } else if let Some(os) = sim.os.clone() {
+        os
     } else {
         OsSource::Ssh(SshOptions {
             control_dir: std::env::temp_dir().join(format!("bmfleet-ssh-{}", std::process::id())),
@@ -146,6 +146,10 @@ pub fn run(
 struct SimRun {
     #[cfg(feature = "sim")]
     running: Option<(tokio::runtime::Runtime, crate::sim::SimHandle)>,
+    /// Where the simulator's OS state is read from, when a simulator is used.
+    os: Option<OsSource>,
+    /// The simulated hosts' sysroots, removed when the run ends.
+    sysroots: Option<std::path::PathBuf>,
 }
 
 impl SimRun {
@@ -153,6 +157,9 @@ impl SimRun {
         #[cfg(feature = "sim")]
         if let Some((runtime, sim)) = self.running {
             runtime.block_on(sim.shutdown());
+        }
+        if let Some(dir) = self.sysroots {
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 }
@@ -173,19 +180,32 @@ fn live_source(
                 overrides: overrides_for_url(url, &all),
                 credential: credential(),
             },
-            SimRun::default(),
+            SimRun {
+                os: Some(OsSource::Skip(
+                    "a running `bmfleet sim` serves no OS state over --sim-url (plan --simulate has an OS facet)".into(),
+                )),
+                ..SimRun::default()
+            },
         )),
         (None, true) => {
             // The simulated fleet is the whole fleet, whatever the filters select: the live
             // state does not depend on which hosts one looks at.
-            let (config, _drift) = crate::sim::from_spec::from_spec(
-                &all,
-                crate::sim::from_spec::Seeding {
-                    seed: args.seed,
-                    drift_rate: args.drift_rate,
-                    factory_rate: args.factory_rate,
-                },
-            );
+            let seeding = crate::sim::from_spec::Seeding {
+                seed: args.seed,
+                drift_rate: args.drift_rate,
+                factory_rate: args.factory_rate,
+            };
+            let (config, _drift) = crate::sim::from_spec::from_spec(&all, seeding);
+            // The OS facet: one sysroot per host, seeded from the spec with the same drift
+            // seed, read through the OS provider's local transport.
+            let dir = std::env::temp_dir().join(format!("bmfleet-sim-os-{}", std::process::id()));
+            let sysroots =
+                crate::sim::os::write_sysroots(&all, &fleet.data_files, &dir, seeding).map_err(
+                    |e| {
+                        let _ = std::fs::remove_dir_all(&dir);
+                        miette::miette!("writing the simulated hosts' OS state: {e}")
+                    },
+                )?;
             // The simulator serves from this runtime's worker threads while `plan_fleet`
             // runs its own.
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -204,6 +224,8 @@ fn live_source(
                 source,
                 SimRun {
                     running: Some((runtime, sim)),
+                    os: Some(OsSource::Sysroots(sysroots.roots)),
+                    sysroots: Some(dir),
                 },
             ))
         }

@@ -107,9 +107,16 @@ pub fn display(v: Option<&Value>) -> String {
 }
 
 /// Like [`display`], but a cloud-init digest (`{"sha256": ..., "bytes": n}`) is shortened to
-/// `sha256:0123456789ab (n bytes)`, and a digest of an unread document shows as
-/// `(not read)`.
+/// `sha256:0123456789ab (n bytes)` (`sha256:0123456789ab` for one observed on a host, whose
+/// size is not read), and a digest of an unread document shows as `(not read)`.
 pub fn display_setting(v: Option<&Value>) -> String {
+    // A digest read from a host (its size is not read): `sha256:0123456789ab`.
+    if let Some(Value::Object(map)) = v
+        && map.len() == 1
+        && let Some(Value::String(h)) = map.get("sha256")
+    {
+        return format!("sha256:{}", h.get(..12).unwrap_or(h));
+    }
     if let Some(Value::Object(map)) = v
         && map.len() == 2
         && map.contains_key("bytes")

@@ -260,6 +260,7 @@ pub fn change_values(
 pub fn reason_is_notable(c: &Change) -> bool {
     matches!(c.action, Action::Replace | Action::Create | Action::Delete)
         || c.reason.starts_with("drift")
+        || c.reason.starts_with("kernel args:")
 }
 
 /// Word-wraps `text` to `width` columns: the first line starts with `first`, the others with

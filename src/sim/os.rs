@@ -553,6 +553,39 @@ impl HostOs {
             for (k, v) in &o.sysfs {
                 sysfs.insert(k.clone(), scalar_text(v));
             }
+            // Tunables, in the files and forms the kernel shows them.
+            if let Some(t) = &o.tunables {
+                if let Some(thp) = &t.transparent_hugepages {
+                    let chosen = serde_json::to_value(thp)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default();
+                    let line: Vec<String> = ["always", "madvise", "never"]
+                        .iter()
+                        .map(|m| {
+                            if *m == chosen {
+                                format!("[{m}]")
+                            } else {
+                                (*m).to_string()
+                            }
+                        })
+                        .collect();
+                    sysfs.insert(crate::os::observe::THP_ENABLED.into(), line.join(" "));
+                }
+                if let Some(g) = &t.cpu_governor
+                    && let Some(text) = serde_json::to_value(g)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                {
+                    sysfs.insert(crate::os::observe::CPU_GOVERNOR.into(), text);
+                }
+                if let Some(k) = t.ksm {
+                    sysfs.insert(
+                        crate::os::observe::KSM_RUN.into(),
+                        if k { "1" } else { "0" }.into(),
+                    );
+                }
+            }
         }
 
         let mut cloud = BTreeMap::new();
