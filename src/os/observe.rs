@@ -199,6 +199,20 @@ fn network(probe: &Probe, r: &Resource, endpoint: &str) -> Result<Observation, R
             help: "install iproute2 4.14 or later on the host (Debian/Ubuntu: iproute2, RHEL: iproute)".into(),
         });
     };
+    let st = &probe.net_stack;
+    let known = st.network_manager.is_active()
+        || st.systemd_networkd.is_active()
+        || st.ifupdown.is_active()
+        || !st.netplan_configs.is_empty()
+        || st.nmstate_installed;
+    if !known {
+        return Err(ReadError {
+            endpoint: endpoint.to_string(),
+            message: "no network stack found (NetworkManager, systemd-networkd, ifupdown, netplan or nmstate): nothing bmfleet could write network state through".into(),
+            code: "bmfleet::os::unknown_network_stack".into(),
+            help: "enable the stack that manages the host's interfaces, or leave network out of this host's spec".into(),
+        });
+    }
     let iface = r.iface.as_deref().unwrap_or_default();
     let link = links.get(iface);
     let mut values = BTreeMap::new();

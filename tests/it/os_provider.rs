@@ -200,6 +200,39 @@ fn a_host_without_iproute2_is_a_plan_time_error_for_that_host() {
 }
 
 #[test]
+fn a_host_with_no_known_network_stack_is_a_plan_time_error_for_its_network() {
+    // The bond-vlan root without its systemd-networkd markers.
+    let root = tempfile::tempdir().unwrap();
+    let copy = root.path().join("g");
+    let status = std::process::Command::new("cp")
+        .args([
+            "-a",
+            fixture("bond-vlan").to_str().unwrap(),
+            copy.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::remove_dir_all(copy.join("run/systemd")).unwrap();
+    let _ = std::fs::remove_dir_all(copy.join("usr/lib/systemd"));
+    let h = bond_vlan_spec(9000, json!(["enp1s0", "enp2s0"]));
+    let roots = BTreeMap::from([(h.name.clone(), copy)]);
+    let providers: Vec<Arc<dyn Provider>> =
+        vec![Arc::new(OsProvider::new(local_transports(&roots)))];
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let result = rt.block_on(refresh(
+        &[&h],
+        &Default::default(),
+        &providers,
+        &RefreshOptions::default(),
+        Arc::new(NullReporter),
+    ));
+    let p = plan(&[&h], &result.observed, &PlanOptions::default());
+    let e = p.hosts[0].error.as_ref().expect("an error");
+    assert_eq!(e.code, "bmfleet::os::unknown_network_stack", "{e:?}");
+}
+
+#[test]
 fn an_ssh_host_that_refuses_the_connection_is_an_error_naming_it() {
     use bmfleet::os::transport::{SshTarget, Transport};
     let dir = tempfile::Builder::new()
