@@ -137,15 +137,18 @@ pub struct RolloutStage {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Concurrency {
     /// Global number of hosts whose state is read or changed at once (`--parallelism`
-    /// overrides it). Default 256.
+    /// overrides it), 1 to 100,000. Default 256.
     #[serde(default = "default_parallelism")]
+    #[schemars(range(min = 1, max = 100_000))]
     pub parallelism: u32,
-    /// Requests in flight to one BMC at once. Real BMCs are slow and allow few sessions.
-    /// Default 2.
+    /// Requests in flight to one BMC at once, 1 to 16. Real BMCs are slow and allow few
+    /// sessions. Default 2.
     #[serde(default = "default_per_bmc")]
+    #[schemars(range(min = 1, max = 16))]
     pub per_bmc: u32,
-    /// Per-request timeout towards a BMC, in seconds. Default 30.
+    /// Per-request timeout towards a BMC, in seconds, 1 to 600. Default 30.
     #[serde(default = "default_timeout")]
+    #[schemars(range(min = 1, max = 600))]
     pub request_timeout_seconds: u32,
 }
 
