@@ -6,6 +6,7 @@
 mod plan_support;
 mod sim_common;
 
+mod apply;
 mod architecture;
 mod cli_help;
 mod diff_secrets;
