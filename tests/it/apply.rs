@@ -219,3 +219,174 @@ async fn a_host_changed_after_the_plan_is_refused_and_the_others_are_applied() {
     assert_eq!(report.failed(), 1);
     sim.shutdown().await;
 }
+
+/// The example fleet committed to a fresh Git repository, and a simulator seeded from it
+/// (with drift) on its own runtime, as the CLI runs it.
+struct OpsRig {
+    tmp: tempfile::TempDir,
+    dir: std::path::PathBuf,
+    repo: git2::Repository,
+    runtime: tokio::runtime::Runtime,
+    sim: Option<SimHandle>,
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+impl OpsRig {
+    fn new() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("fleet");
+        copy_dir(Path::new(FLEET), &dir);
+        let repo = git2::Repository::init(&dir).unwrap();
+        let rig_fleet = bmfleet::spec::load::load_dir(&dir).unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let sim = runtime.block_on(start_sim(&rig_fleet, 0.8));
+        let rig = Self {
+            tmp,
+            dir,
+            repo,
+            runtime,
+            sim: Some(sim),
+        };
+        rig.commit("fleet");
+        rig
+    }
+
+    fn sim(&self) -> &SimHandle {
+        self.sim.as_ref().unwrap()
+    }
+
+    fn commit(&self, message: &str) {
+        let mut index = self.repo.index().unwrap();
+        index
+            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+            .unwrap();
+        index.write().unwrap();
+        let tree = self.repo.find_tree(index.write_tree().unwrap()).unwrap();
+        let sig = git2::Signature::now("bmfleet tests", "tests@bmfleet.invalid").unwrap();
+        let parent = self.repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+        let parents: Vec<&git2::Commit> = parent.iter().collect();
+        self.repo
+            .commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
+            .unwrap();
+    }
+
+    fn fleet(&self) -> LoadedFleet {
+        bmfleet::ops::load_valid(&bmfleet::spec::LoadOptions {
+            fleet_dir: self.dir.clone(),
+            revision: None,
+        })
+        .unwrap()
+    }
+
+    fn source(&self, fleet: &LoadedFleet) -> bmfleet::ops::LiveSource {
+        let hosts: Vec<&Host> = fleet.hosts.iter().collect();
+        bmfleet::ops::LiveSource::Redirected {
+            overrides: bmfleet::sim::targets::overrides(self.sim(), &hosts),
+            credential: bmfleet::sim::targets::credential(),
+        }
+    }
+
+    fn plan(&self, out: Option<std::path::PathBuf>) -> Plan {
+        let fleet = self.fleet();
+        let req = bmfleet::ops::PlanRequest {
+            selector: None,
+            hosts: Vec::new(),
+            exclude: Vec::new(),
+            parallelism: None,
+            source: self.source(&fleet),
+            os: bmfleet::ops::OsSource::Skip("not read in this test".into()),
+            out,
+        };
+        bmfleet::ops::plan_fleet(&fleet, &self.dir, &req, Arc::new(NullReporter))
+            .unwrap()
+            .plan
+    }
+
+    fn apply(
+        &self,
+        plan_file: &Path,
+        allow_dirty: bool,
+    ) -> miette::Result<bmfleet::ops::ApplyOutcome> {
+        let fleet = self.fleet();
+        let req = bmfleet::ops::ApplyRequest {
+            plan_file: plan_file.to_path_buf(),
+            allow_dirty,
+            parallelism: Some(8),
+            source: self.source(&fleet),
+            poll_interval: Duration::from_millis(10),
+        };
+        bmfleet::ops::apply_plan(&fleet, &self.dir, &req, Arc::new(NullReporter))
+    }
+}
+
+impl Drop for OpsRig {
+    fn drop(&mut self) {
+        if let Some(sim) = self.sim.take() {
+            self.runtime.block_on(sim.shutdown());
+        }
+    }
+}
+
+#[test]
+fn ops_apply_carries_out_a_saved_plan_and_the_next_plan_is_empty() {
+    let rig = OpsRig::new();
+    let file = rig.tmp.path().join("plan.json");
+    let before = rig.plan(Some(file.clone()));
+    assert!(before.has_changes());
+    let outcome = rig.apply(&file, false).unwrap();
+    assert_eq!(outcome.plan, before);
+    assert_eq!(outcome.report.failed(), 0, "{:#?}", outcome.report);
+    assert_eq!(
+        outcome.report.succeeded(),
+        before.hosts.iter().filter(|h| h.has_changes()).count()
+    );
+    let after = rig.plan(None);
+    assert!(!after.has_changes(), "{:#?}", after.hosts);
+}
+
+#[test]
+fn a_plan_from_another_commit_or_a_dirty_tree_is_refused_before_any_request() {
+    let rig = OpsRig::new();
+    let file = rig.tmp.path().join("plan.json");
+    let planned = rig.plan(Some(file.clone()));
+    assert!(planned.has_changes());
+
+    // Uncommitted changes under the fleet root: refused unless --allow-dirty.
+    std::fs::write(rig.dir.join("NOTES.md"), "maintenance window on Tuesday\n").unwrap();
+    let requests = rig.sim().request_count();
+    let e = rig.apply(&file, false).unwrap_err();
+    assert!(format!("{e}").contains("uncommitted changes"), "{e}");
+    assert_eq!(rig.sim().request_count(), requests, "nothing was sent");
+
+    // Committed: the fleet is at another commit now, which --allow-dirty does not excuse.
+    rig.commit("notes");
+    let e = rig.apply(&file, true).unwrap_err();
+    let text = format!("{e}");
+    let planned_sha = planned.source.commit.clone().unwrap();
+    assert!(text.contains(&planned_sha[..12]), "{text}");
+    assert!(text.contains("nothing was applied"), "{text}");
+    assert_eq!(rig.sim().request_count(), requests, "nothing was sent");
+    assert_eq!(
+        rig.sim()
+            .host_names()
+            .map(|h| resets(rig.sim(), h))
+            .sum::<u64>(),
+        0
+    );
+}
