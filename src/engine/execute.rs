@@ -653,35 +653,46 @@ async fn run_host(
         }
     }
 
-    // 3. Verify: a 2xx is not proof.
+    // 3. Verify: a 2xx is not proof. Every resource a step wrote, and every resource whose
+    // staged values a reset applies (also when they were staged before the plan).
+    let mut to_verify: BTreeSet<Address> = BTreeSet::new();
+    for step in &ph.steps {
+        match &step.op {
+            Op::Reset { applies, .. } => {
+                to_verify.extend(
+                    applies
+                        .iter()
+                        .filter_map(|rel| Address::parse(&format!("host/{}/{rel}", ph.name)).ok()),
+                );
+            }
+            _ if step.kind != ResourceKind::Reboot => {
+                to_verify.insert(step.address.clone());
+            }
+            _ => {}
+        }
+    }
     let observed = read_host(host, &resources, providers, &kinds).await;
     let mut wrong = Vec::new();
     let mut endpoint = String::new();
-    for step in &ph.steps {
-        if step.kind == ResourceKind::Reboot {
-            continue;
-        }
-        let Some(r) = desired(&step.address) else {
+    for address in &to_verify {
+        let Some(r) = desired(address) else {
             continue;
         };
-        match observed.get(&step.address) {
+        match observed.get(address) {
             Some(Ok(now)) => {
                 if let Some(why) = &now.pending_unknown {
-                    wrong.push(format!(
-                        "{}: staged values cannot be read ({why})",
-                        step.address
-                    ));
+                    wrong.push(format!("{address}: staged values cannot be read ({why})"));
                 }
                 for (key, setting) in r.settings.iter().filter(|(_, s)| !s.sensitive) {
                     let v = now.values.get(key);
                     let current = v.and_then(|v| v.current.as_ref());
                     let pending = v.and_then(|v| v.pending.as_ref());
                     if let Some(p) = pending {
-                        wrong.push(format!("{}: {key} is still pending ({p})", step.address));
+                        wrong.push(format!("{address}: {key} is still pending ({p})"));
                     } else if current != Some(&setting.value) {
                         wrong.push(format!(
                             "{}: {key} is {}, the plan wants {}",
-                            step.address,
+                            address,
                             show(current),
                             setting.value
                         ));
@@ -690,9 +701,9 @@ async fn run_host(
             }
             Some(Err(e)) => {
                 endpoint.clone_from(&e.endpoint);
-                wrong.push(format!("{}: cannot be read: {}", step.address, e.message));
+                wrong.push(format!("{address}: cannot be read: {}", e.message));
             }
-            None => wrong.push(format!("{}: not observed after apply", step.address)),
+            None => wrong.push(format!("{address}: not observed after apply")),
         }
     }
     if !wrong.is_empty() {

@@ -390,3 +390,168 @@ fn a_plan_from_another_commit_or_a_dirty_tree_is_refused_before_any_request() {
         0
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_with_os_steps_is_refused_naming_them_before_any_request() {
+    let fleet = bmfleet::spec::load::load_dir(Path::new(FLEET)).unwrap();
+    let sim = start_sim(&fleet, 0.8).await;
+    let providers = providers(&sim, &fleet);
+    let mut p = plan_now(&fleet, &providers).await;
+    let host = p.hosts.iter_mut().find(|h| h.has_changes()).unwrap();
+    let name = host.name.clone();
+    host.steps.push(bmfleet::plan::model::Step {
+        address: bmfleet::plan::address::Address::new(
+            &name,
+            bmfleet::plan::resource::ResourceKind::Sysctl,
+            None,
+        ),
+        kind: bmfleet::plan::resource::ResourceKind::Sysctl,
+        disruption: bmfleet::plan::resource::Disruption::None,
+        op: Op::Sysctl {
+            values: [("vm.swappiness".to_string(), serde_json::json!(10))].into(),
+        },
+        precondition: None,
+    });
+    let requests = sim.request_count();
+    let hosts: Vec<&Host> = fleet.hosts.iter().collect();
+    let e = execute(
+        &p,
+        &hosts,
+        &fleet.data_files,
+        &providers,
+        &exec_opts(),
+        Arc::new(NullReporter),
+    )
+    .await
+    .unwrap_err();
+    let text = e.to_string();
+    assert!(
+        matches!(e, bmfleet::engine::ExecuteError::NotExecutable(ref s) if s.len() == 1),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("host/{name}/os/sysctl: set 1 sysctl")),
+        "{text}"
+    );
+    assert!(text.contains("nothing was applied"), "{text}");
+    assert_eq!(sim.request_count(), requests, "no host was touched");
+    sim.shutdown().await;
+}
+
+fn bmfleet_cli(dir: &Path, args: &[&str]) -> (String, String, Option<i32>) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bmfleet"))
+        .args(args)
+        .arg("--fleet")
+        .arg(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.code(),
+    )
+}
+
+#[test]
+fn cli_plan_apply_plan_against_a_running_simulator_converges() {
+    let rig = OpsRig::new();
+    let url = format!("http://{}", rig.sim().addr());
+    let file = rig.tmp.path().join("plan.json");
+    let file_arg = file.to_str().unwrap();
+    let (_, err, code) = bmfleet_cli(
+        &rig.dir,
+        &[
+            "plan",
+            "--sim-url",
+            &url,
+            "--out",
+            file_arg,
+            "--detailed-exitcode",
+        ],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    let (out, err, code) = bmfleet_cli(
+        &rig.dir,
+        &["apply", file_arg, "--sim-url", &url, "--progress", "ndjson"],
+    );
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(out.contains(" 0 failed, 0 not started"), "{out}");
+    assert!(err.contains(r#""type":"step_finished""#), "{err}");
+    let (out, err, code) = bmfleet_cli(
+        &rig.dir,
+        &["plan", "--sim-url", &url, "--detailed-exitcode"],
+    );
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    // The same plan again: every host it changed is now stale, and the exit status says so.
+    let (out, _, code) = bmfleet_cli(&rig.dir, &["apply", file_arg, "--sim-url", &url]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("FAILED") && out.contains("(stale)"), "{out}");
+}
+
+#[test]
+fn cli_apply_without_a_plan_file_refuses_and_says_why() {
+    let (_, err, code) = bmfleet_cli(Path::new(FLEET), &["apply"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("apply needs a saved plan for now"), "{err}");
+    assert!(err.contains("bmfleet plan --out plan.json"), "{err}");
+}
+
+/// iDRAC leaves staged values pending across a reset when no configuration job was created
+/// (dell/iDRAC-Redfish-Scripting #84): the reset is accepted, but the host is not verified.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_still_pending_after_the_reset_fails_the_host() {
+    let fleet = bmfleet::spec::load::load_dir(Path::new(FLEET)).unwrap();
+    let sim = start_sim(&fleet, 0.0).await;
+    let (name, attr, want) = fleet
+        .hosts
+        .iter()
+        .find_map(|h| {
+            let dell = bmfleet::sim::from_spec::vendor_for(
+                h.settings.bmc.as_ref().and_then(|b| b.system_id.as_deref()),
+            ) == bmfleet::sim::Vendor::Dell;
+            let (k, v) = h.settings.bios.as_ref()?.attributes.iter().next()?;
+            dell.then(|| (h.name.clone(), k.clone(), v.to_json()))
+        })
+        .unwrap();
+    sim.with_host(&name, |s| {
+        s.config
+            .bios
+            .insert(attr.clone(), serde_json::json!("SomethingElse"));
+        s.config.pending_bios.insert(attr.clone(), want.clone());
+        s.bios_job_scheduled = false;
+    })
+    .unwrap();
+    let providers = providers(&sim, &fleet);
+    let p = plan_now(&fleet, &providers).await;
+    let ph = p.host(&name).unwrap();
+    // Already staged: the plan only resets the host.
+    assert_eq!(ph.steps.len(), 1, "{:#?}", ph.steps);
+    assert!(matches!(ph.steps[0].op, Op::Reset { .. }));
+    let hosts: Vec<&Host> = fleet.hosts.iter().collect();
+    let report = execute(
+        &p,
+        &hosts,
+        &fleet.data_files,
+        &providers,
+        &exec_opts(),
+        Arc::new(NullReporter),
+    )
+    .await
+    .unwrap();
+    let r = report.host(&name).unwrap();
+    assert_eq!(r.resets, 1);
+    assert_eq!(resets(&sim, &name), 1);
+    let HostOutcome::Failed { stage, message, .. } = &r.outcome else {
+        panic!("{r:#?}")
+    };
+    assert_eq!(*stage, FailStage::Verify);
+    assert!(
+        message.contains(&format!(
+            "host/{name}/bios: {attr} is still pending ({want})"
+        )),
+        "{message}"
+    );
+    assert!(matches!(r.steps[0].status, StepStatus::Applied(_)));
+    sim.shutdown().await;
+}
