@@ -7,6 +7,7 @@ mod plan_support;
 mod sim_common;
 
 mod apply;
+mod apply_engine;
 mod architecture;
 mod cli_help;
 mod diff_secrets;
