@@ -771,13 +771,14 @@ async fn run_step(
         Op::Reset { sequence, applies } => {
             let mut details = Vec::new();
             for rs in sequence {
-                let d = reset_and_wait(step, rs, applies, host, provider, opts, resets).await?;
+                let d =
+                    reset_and_wait(step, rs, applies, None, host, provider, opts, resets).await?;
                 details.push(d);
             }
             Ok(details.join("; "))
         }
         Op::Power {
-            state: _,
+            state,
             reset_type,
             fallback,
             timeout_s,
@@ -789,7 +790,8 @@ async fn run_step(
                 timeout_s: *timeout_s,
             };
             let mut ignored = 0;
-            reset_and_wait(step, &rs, &[], host, provider, opts, &mut ignored).await
+            let want = Some(state.as_str());
+            reset_and_wait(step, &rs, &[], want, host, provider, opts, &mut ignored).await
         }
         _ => provider.apply(host, step).await.map(|o| o.detail),
     }
@@ -804,7 +806,7 @@ fn ends_in(reset_type: &str) -> &'static str {
 }
 
 /// Sends one reset (and, if it does not finish in time, its fallback) and waits for the
-/// power state it ends in.
+/// power state `want` (a `power` step's `state`), or else the one the reset type ends in.
 ///
 /// # Guarantees
 /// At most two resets are sent: `rs.reset_type`, then `rs.fallback` once.
@@ -814,10 +816,12 @@ fn ends_in(reset_type: &str) -> &'static str {
 ///
 /// # Caveats
 /// A DPU's power state is not read: its reset is done when its task is.
+#[allow(clippy::too_many_arguments)]
 async fn reset_and_wait(
     step: &Step,
     rs: &ResetStep,
     applies: &[String],
+    want: Option<&str>,
     host: &Host,
     provider: &Arc<dyn Provider>,
     opts: &ExecuteOptions,
@@ -848,7 +852,7 @@ async fn reset_and_wait(
             Ok(o) => {
                 details.push(o.detail);
                 if rs.on == Controller::Bmc {
-                    let want = ends_in(&reset_type);
+                    let want = want.unwrap_or_else(|| ends_in(&reset_type));
                     match wait_power(host, provider, want, rs.timeout_s, opts).await {
                         Ok(()) => return Ok(details.join("; ")),
                         Err(seen) => {
