@@ -1,6 +1,7 @@
 //! The command line: parse arguments, resolve settings, call the library, render. Thin by
 //! design; no domain logic lives here.
 
+mod apply;
 mod diff;
 mod explain;
 mod graph;
@@ -92,6 +93,12 @@ pub enum Command {
         after_help = "Examples:\n  bmfleet plan --simulate --fleet examples/fleet\n  bmfleet plan -l rack=r1 --format markdown --out plan.json\n  bmfleet plan --detailed-exitcode   # 0 no changes, 2 changes, 1 error\n  bmfleet plan --sim-url http://127.0.0.1:8000 --fleet examples/fleet   # a running `bmfleet sim`\n\nCredentials come from the environment variables named in the Fleet's spec.credentials."
     )]
     Plan(plan::PlanArgs),
+    /// Carry out a saved plan (`bmfleet plan --out FILE`) exactly: hosts in rollout order,
+    /// stale hosts refused, one coalesced reset per host, every host re-read and verified.
+    #[command(
+        after_help = "Examples:\n  bmfleet plan --fleet examples/fleet --no-os --out plan.json && bmfleet apply plan.json --fleet examples/fleet\n  bmfleet apply plan.json --sim-url http://127.0.0.1:8000 --fleet examples/fleet --progress ndjson\n\nPLANFILE is required for now: without it apply refuses (planning and approving with a typed\n`yes` comes later). A plan from another spec commit is refused; one made from or onto\nuncommitted changes needs --allow-dirty. Plans with OS steps are refused before any host is\ntouched until the OS writer lands (plan with --no-os).\n\nExit status: 0 every host applied and verified, 1 a host failed or the plan was refused."
+    )]
+    Apply(apply::ApplyArgs),
     /// Re-render a saved plan (`bmfleet plan --out FILE`) as text, markdown or JSON, without
     /// reading specs or BMCs.
     #[command(
@@ -252,6 +259,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> miette::Result<ExitCode> {
         Command::Diff(args) => diff::run(&cli.global, &ctx, &args, out),
         Command::Plan(args) => plan::run(&cli.global, &ctx, &args, out),
         Command::ShowPlan(args) => plan::show(&ctx, &args, out),
+        Command::Apply(args) => apply::run(&cli.global, &ctx, &args, out),
         #[cfg(feature = "sim")]
         Command::Sim(args) => sim::run(&cli.global, &ctx, &args, out),
         Command::Completions { shell } => {

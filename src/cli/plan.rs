@@ -318,38 +318,7 @@ pub struct ShowPlanArgs {
 /// When the file cannot be read (it must be a regular file under 256 MiB) or is not a plan
 /// of format 2.x.
 pub fn show(ctx: &Ctx, args: &ShowPlanArgs, out: &mut dyn Write) -> miette::Result<ExitCode> {
-    const MAX: u64 = 256 * 1024 * 1024;
-    let path = &args.file;
-    let meta = std::fs::metadata(path).map_err(|e| {
-        miette::miette!(
-            code = "bmfleet::cli::read_plan",
-            "cannot read the plan {}: {e}",
-            path.display()
-        )
-    })?;
-    if !meta.is_file() || meta.len() > MAX {
-        return Err(miette::miette!(
-            code = "bmfleet::cli::read_plan",
-            help = "give the file written by `bmfleet plan --out FILE`",
-            "{} is not a regular file under 256 MiB",
-            path.display()
-        ));
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        miette::miette!(
-            code = "bmfleet::cli::read_plan",
-            "cannot read the plan {}: {e}",
-            path.display()
-        )
-    })?;
-    let plan = crate::plan::Plan::from_json(&text).map_err(|e| {
-        miette::miette!(
-            code = "bmfleet::cli::read_plan",
-            help = "give the file written by `bmfleet plan --out FILE`",
-            "{}: {e}",
-            path.display()
-        )
-    })?;
+    let plan = crate::ops::read_plan(&args.file)?;
     let policy = ExitPolicy {
         detailed: args.detailed_exitcode,
         require_observed: args.require_observed,

@@ -1,4 +1,4 @@
-//! Events the engine emits while it works. Libraries never print: a [`Reporter`] turns events
+//! Events the engine emits while it works (refresh, then apply). Libraries never print: a [`Reporter`] turns events
 //! into progress bars (the CLI, on a terminal), NDJSON, or a recording (tests).
 
 use serde::Serialize;
@@ -16,7 +16,7 @@ pub enum BmcRole {
     Os,
 }
 
-/// Something that happened during a refresh (read of live state).
+/// Something that happened during a refresh (read of live state) or an apply.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
@@ -53,6 +53,65 @@ pub enum Event {
         failed: usize,
         /// HTTP requests in all.
         requests: u64,
+    },
+    /// `apply` started: `hosts` hosts with steps, in `batches` rollout batches.
+    ApplyStarted {
+        /// Hosts with steps.
+        hosts: usize,
+        /// Rollout batches.
+        batches: usize,
+    },
+    /// A rollout batch started (1-based `number`).
+    BatchStarted {
+        /// The batch's number in the plan.
+        number: usize,
+        /// Hosts in it.
+        hosts: usize,
+    },
+    /// A host's apply started (its preconditions are checked next).
+    HostStarted {
+        /// Host name.
+        host: String,
+    },
+    /// A step of a host started.
+    StepStarted {
+        /// Host name.
+        host: String,
+        /// 0-based index in the host's steps.
+        index: usize,
+        /// The step's resource address (`host/r1-c01/bios`).
+        address: String,
+        /// The step, for humans (rendered from its op).
+        description: String,
+    },
+    /// A step of a host finished.
+    StepFinished {
+        /// Host name.
+        host: String,
+        /// 0-based index in the host's steps.
+        index: usize,
+        /// The step's resource address.
+        address: String,
+        /// True when the step was carried out.
+        ok: bool,
+        /// What the peer said, or why it failed.
+        detail: String,
+    },
+    /// A host's apply ended (its steps ran and the host was verified, or it failed).
+    HostApplied {
+        /// Host name.
+        host: String,
+        /// True when every step ran and the host matched the plan afterwards.
+        ok: bool,
+    },
+    /// `apply` ended.
+    ApplyFinished {
+        /// Hosts applied and verified.
+        succeeded: usize,
+        /// Hosts that failed (stale, a step failed, or not verified).
+        failed: usize,
+        /// Hosts not started because the failure budget was exceeded.
+        not_started: usize,
     },
 }
 

@@ -48,6 +48,11 @@ pub struct StepOutcome {
     pub detail: String,
 }
 
+/// The [`ReadError`] code a provider gives a reset that was accepted but did not finish
+/// within its step's `timeout_s`: the executor may then send the step's fallback reset
+/// type (graceful, then forced).
+pub const RESET_TIMEOUT_CODE: &str = "bmfleet::engine::reset_timeout";
+
 /// Why a step failed. `outcome_unknown` is set when the write may have taken effect (a
 /// timeout or a 5xx on a PATCH/POST): the executor re-reads before anything else.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,10 +1,14 @@
 //! Orchestration shared by the commands (cargo's `ops`): each function runs one user-level
 //! operation from already-parsed inputs and returns a typed outcome; `cli` parses and
-//! renders. `load_valid` reads and checks the specs; `plan_fleet` serves `bmfleet plan` and will serve `bmfleet apply` (which plans
-//! when it is given no plan file).
+//! renders. `load_valid` reads and checks the specs; `plan_fleet` serves `bmfleet plan`;
+//! `read_plan` reads a saved plan; `apply_plan` serves `bmfleet apply PLANFILE`.
 
+pub mod apply;
 pub mod fleet;
+pub mod plan_file;
 pub mod plan_fleet;
 
+pub use apply::{ApplyOutcome, ApplyRequest, apply_plan, check_source};
 pub use fleet::{FleetError, load_valid};
+pub use plan_file::read_plan;
 pub use plan_fleet::{LiveSource, OsSource, PlanOutcome, PlanRequest, plan_fleet};

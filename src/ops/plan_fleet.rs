@@ -115,11 +115,7 @@ pub fn plan_fleet(
             .unwrap_or(concurrency.parallelism as usize)
             .max(1),
     };
-    let client = ClientOptions {
-        per_bmc_in_flight: concurrency.per_bmc.max(1) as usize,
-        timeout: Duration::from_secs(u64::from(concurrency.request_timeout_seconds.max(1))),
-        ..ClientOptions::default()
-    };
+    let client = client_options(fleet);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -159,7 +155,36 @@ async fn read_live(
     reporter: Arc<dyn Reporter>,
 ) -> miette::Result<crate::engine::RefreshResult> {
     let files = &fleet.data_files;
-    match &req.source {
+    let redfish = redfish_provider(fleet, fleet_dir, selected, &req.source, client);
+    let providers = with_os(vec![Arc::new(redfish)], selected, &req.os)?;
+    Ok(refresh(selected, files, &providers, refresh_opts, reporter).await)
+}
+
+/// The Redfish client options of a run: the Fleet's `concurrency.perBmc` and
+/// `requestTimeoutSeconds`, defaults otherwise.
+pub(crate) fn client_options(fleet: &LoadedFleet) -> ClientOptions {
+    let concurrency = fleet
+        .fleet
+        .as_ref()
+        .map(|f| f.doc.spec.concurrency.clone())
+        .unwrap_or_default();
+    ClientOptions {
+        per_bmc_in_flight: concurrency.per_bmc.max(1) as usize,
+        timeout: Duration::from_secs(u64::from(concurrency.request_timeout_seconds.max(1))),
+        ..ClientOptions::default()
+    }
+}
+
+/// The Redfish provider for `hosts`, pointed where `source` says: the spec endpoints with
+/// credentials from the environment, or redirected endpoints with one credential.
+pub(crate) fn redfish_provider(
+    fleet: &LoadedFleet,
+    fleet_dir: &std::path::Path,
+    hosts: &[&Host],
+    source: &LiveSource,
+    client: ClientOptions,
+) -> RedfishProvider {
+    let targets = match source {
         LiveSource::Redfish => {
             let env_lookup = |k: &str| std::env::var(k).ok();
             let empty = Default::default();
@@ -171,28 +196,17 @@ async fn read_live(
                 declared,
                 lookup: &env_lookup,
             };
-            let targets = targets_for(selected, &creds, fleet_dir, None);
-            let providers = with_os(
-                vec![Arc::new(RedfishProvider::new(targets, client))],
-                selected,
-                &req.os,
-            )?;
-            Ok(refresh(selected, files, &providers, refresh_opts, reporter).await)
+            targets_for(hosts, &creds, fleet_dir, None)
         }
         LiveSource::Redirected {
             overrides,
             credential,
         } => {
             let creds = CredentialSource::Fixed(credential.clone());
-            let targets = targets_for(selected, &creds, fleet_dir, Some(overrides));
-            let providers = with_os(
-                vec![Arc::new(RedfishProvider::new(targets, client))],
-                selected,
-                &req.os,
-            )?;
-            Ok(refresh(selected, files, &providers, refresh_opts, reporter).await)
+            targets_for(hosts, &creds, fleet_dir, Some(overrides))
         }
-    }
+    };
+    RedfishProvider::new(targets, client)
 }
 
 /// `providers` plus the OS provider that `os` asks for.

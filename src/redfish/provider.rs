@@ -43,7 +43,13 @@ pub const KINDS: &[ResourceKind] = &[
 pub struct RedfishProvider {
     targets: BTreeMap<String, HostTarget>,
     client: ClientOptions,
+    task_poll: std::time::Duration,
 }
+
+/// How often a reset's task monitor is polled by default.
+pub const TASK_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
+use crate::engine::provider::RESET_TIMEOUT_CODE;
 
 impl RedfishProvider {
     /// A provider for `targets` (see [`crate::engine::targets::targets_for`]) with the client
@@ -52,7 +58,15 @@ impl RedfishProvider {
         Self {
             targets: targets.into_iter().map(|t| (t.name.clone(), t)).collect(),
             client,
+            task_poll: TASK_POLL,
         }
+    }
+
+    /// The same provider polling reset tasks every `every` (default [`TASK_POLL`]; tests
+    /// against a fast simulator use milliseconds). Polls sleep on tokio's clock.
+    pub fn with_task_poll(mut self, every: std::time::Duration) -> Self {
+        self.task_poll = every.max(std::time::Duration::from_millis(1));
+        self
     }
 }
 
@@ -377,32 +391,24 @@ impl RedfishProvider {
                 "check that the host has a bmc section in its spec",
             )
         })?;
+        if let Op::Reset { sequence, .. } = &step.op {
+            let mut outcome = StepOutcome::default();
+            for rs in sequence {
+                let o = self.reset_one(target, &host.name, rs).await?;
+                outcome.requests += o.requests;
+                if !outcome.detail.is_empty() {
+                    outcome.detail.push_str("; ");
+                }
+                outcome.detail.push_str(&o.detail);
+            }
+            return Ok(outcome);
+        }
         let on = match &step.op {
             Op::BiosStage { on, .. } => *on,
             Op::DpuMode { .. } => Controller::Dpu,
             _ => Controller::Bmc,
         };
-        let bmc = match on {
-            Controller::Bmc => Some(&target.bmc),
-            Controller::Dpu => target.dpu.as_ref(),
-        };
-        let bmc = match bmc {
-            Some(Ok(t)) => t,
-            Some(Err(e)) => {
-                return Err(ApplyError {
-                    error: e.clone(),
-                    outcome_unknown: false,
-                });
-            }
-            None => {
-                return Err(fail(
-                    String::new(),
-                    format!("{}: the spec has no DPU BMC", host.name),
-                    "bmfleet::redfish::no_target",
-                    "add dpu.bmc to the host's spec",
-                ));
-            }
-        };
+        let bmc = Self::controller(target, &host.name, on)?;
         let client =
             RedfishClient::new(bmc.clone(), self.client.clone()).map_err(|e| ApplyError {
                 error: read_error(bmc, &e),
@@ -421,6 +427,162 @@ impl RedfishProvider {
                 ),
             }),
         }
+    }
+
+    /// The target of controller `on` of `host`, or why it cannot be written.
+    fn controller<'t>(
+        target: &'t HostTarget,
+        host: &str,
+        on: Controller,
+    ) -> Result<&'t BmcTarget, ApplyError> {
+        let bmc = match on {
+            Controller::Bmc => Some(&target.bmc),
+            Controller::Dpu => target.dpu.as_ref(),
+        };
+        match bmc {
+            Some(Ok(t)) => Ok(t),
+            Some(Err(e)) => Err(ApplyError {
+                error: e.clone(),
+                outcome_unknown: false,
+            }),
+            None => Err(ApplyError {
+                error: ReadError {
+                    endpoint: String::new(),
+                    message: format!("{host}: the spec has no DPU BMC"),
+                    code: "bmfleet::redfish::no_target".into(),
+                    help: "add dpu.bmc to the host's spec".into(),
+                },
+                outcome_unknown: false,
+            }),
+        }
+    }
+
+    /// Sends one reset of a reset sequence to the controller it names and follows its task
+    /// monitor (when the BMC answers 202 with one) until the task ends or `timeout_s` has
+    /// passed. Sends exactly the step's `reset_type`; the fallback is the executor's.
+    ///
+    /// # Guarantees
+    /// One `ComputerSystem.Reset` POST (never resent once it may have reached the BMC).
+    /// A task that ends in `Exception`, `Killed` or `Cancelled` fails the step with its
+    /// messages.
+    ///
+    /// # Idempotency
+    /// Not idempotent: every accepted call resets the system again.
+    ///
+    /// # Caveats
+    /// A reset that answers 200/204 without a task is reported done at once; the executor
+    /// waits for `PowerState` itself. A task still running after `timeout_s` is an error with
+    /// [`RESET_TIMEOUT_CODE`] and `outcome_unknown` set (the system may still be resetting).
+    async fn reset_one(
+        &self,
+        target: &HostTarget,
+        host: &str,
+        rs: &crate::plan::op::ResetStep,
+    ) -> Result<StepOutcome, ApplyError> {
+        use super::ResetType;
+        let bmc = Self::controller(target, host, rs.on)?;
+        let fail = |e: &RedfishError, unknown: bool| ApplyError {
+            error: read_error(bmc, e),
+            outcome_unknown: unknown,
+        };
+        let client =
+            RedfishClient::new(bmc.clone(), self.client.clone()).map_err(|e| fail(&e, false))?;
+        let reset_type = [
+            ResetType::On,
+            ResetType::ForceOff,
+            ResetType::GracefulShutdown,
+            ResetType::GracefulRestart,
+            ResetType::ForceRestart,
+            ResetType::Nmi,
+            ResetType::ForceOn,
+            ResetType::PushPowerButton,
+            ResetType::PowerCycle,
+        ]
+        .into_iter()
+        .find(|x| x.as_redfish() == rs.reset_type);
+        let Some(reset_type) = reset_type else {
+            return Err(ApplyError {
+                error: ReadError {
+                    endpoint: bmc.endpoint.to_string(),
+                    message: format!("{}: unknown ResetType {}", bmc.label, rs.reset_type),
+                    code: "bmfleet::redfish::unsupported".into(),
+                    help: "make the plan again with this bmfleet version".into(),
+                },
+                outcome_unknown: false,
+            });
+        };
+        let result = async {
+            let task = client.reset(reset_type).await.map_err(|e| {
+                fail(
+                    &e,
+                    e.code_str() == "bmfleet::redfish::write_outcome_unknown",
+                )
+            })?;
+            let Some(task) = task else {
+                return Ok(format!("{} {} accepted", bmc.label, rs.reset_type));
+            };
+            let deadline =
+                tokio::time::Instant::now() + std::time::Duration::from_secs(rs.timeout_s);
+            loop {
+                let progress = client.poll_task(&task).await.map_err(|e| fail(&e, true))?;
+                match progress.state {
+                    super::TaskState::Failed | super::TaskState::Cancelled => {
+                        let messages: Vec<String> = progress
+                            .messages
+                            .iter()
+                            .filter_map(|m| m.message.clone().or_else(|| m.message_id.clone()))
+                            .collect();
+                        return Err(ApplyError {
+                            error: ReadError {
+                                endpoint: bmc.endpoint.to_string(),
+                                message: format!(
+                                    "{}: {} task {} ended {:?}: {}",
+                                    bmc.label,
+                                    rs.reset_type,
+                                    task.monitor,
+                                    progress.state,
+                                    if messages.is_empty() {
+                                        "no message".to_string()
+                                    } else {
+                                        messages.join("; ")
+                                    }
+                                ),
+                                code: "bmfleet::redfish::task_failed".into(),
+                                help: "read the BMC's log for this task; the host was not verified"
+                                    .into(),
+                            },
+                            outcome_unknown: true,
+                        });
+                    }
+                    _ if progress.finished || progress.state == super::TaskState::Completed => {
+                        return Ok(format!(
+                            "{} {} completed (task {})",
+                            bmc.label, rs.reset_type, task.monitor
+                        ));
+                    }
+                    _ => {}
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(ApplyError {
+                        error: ReadError {
+                            endpoint: bmc.endpoint.to_string(),
+                            message: format!(
+                                "{}: {} task {} did not finish within {} s",
+                                bmc.label, rs.reset_type, task.monitor, rs.timeout_s
+                            ),
+                            code: RESET_TIMEOUT_CODE.into(),
+                            help: "check the host's console; the reset may still be running".into(),
+                        },
+                        outcome_unknown: true,
+                    });
+                }
+                tokio::time::sleep(self.task_poll).await;
+            }
+        }
+        .await;
+        let _ = client.logout().await;
+        let requests = client.request_count();
+        result.map(|detail| StepOutcome { requests, detail })
     }
 
     async fn write(&self, client: &RedfishClient, step: &Step) -> Result<String, RedfishError> {
@@ -541,9 +703,11 @@ impl Provider for RedfishProvider {
 
     /// Carries out a Redfish op: `bios-stage` (PATCH of the settings object with the
     /// observed ETag as `If-Match` and the op's apply time), `boot-override`, `power` (the
-    /// op's `ResetType`) and `dpu-mode`. The reset sequence and waits are the executor's
-    /// (`bmfleet apply`), which sends each reset of the sequence through this provider's
-    /// `power` path and polls.
+    /// op's `ResetType`), `dpu-mode`, and `reset`: each `ResetType` of the sequence, in
+    /// order, to the controller it names, following each task monitor until the task ends
+    /// (bounded by the reset's `timeout_s`; [`RESET_TIMEOUT_CODE`] when it does not). The
+    /// executor (`engine::execute`) sends a reset sequence one reset at a time, waits for
+    /// `PowerState` between them and sends fallbacks; this provider never chooses one.
     ///
     /// # Guarantees
     /// One write per call, to the controller the op names; nothing else is written.

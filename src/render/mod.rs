@@ -1,5 +1,6 @@
 //! Rendering: diagnostics, plans (text, markdown, JSON) and progress. Renderers return
 //! strings or implement reporter traits; they never decide anything.
+pub mod apply_text;
 pub mod diagnostics;
 pub mod diff_markdown;
 pub mod diff_text;

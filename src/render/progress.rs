@@ -17,10 +17,11 @@ impl BarReporter {
         let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
         bar.set_style(
             ProgressStyle::with_template(
-                "{spinner} reading live state {bar:30} {pos}/{len} hosts ({per_sec}, {elapsed}) {msg}",
+                "{spinner} {prefix} {bar:30} {pos}/{len} hosts ({per_sec}, {elapsed}) {msg}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
+        bar.set_prefix("reading live state");
         Self { bar }
     }
 }
@@ -45,8 +46,29 @@ impl Reporter for BarReporter {
                 }
                 self.bar.inc(1);
             }
-            Event::RefreshFinished { .. } => self.bar.finish_and_clear(),
-            Event::BmcRead { .. } => {}
+            Event::RefreshFinished { .. } | Event::ApplyFinished { .. } => {
+                self.bar.finish_and_clear();
+            }
+            Event::ApplyStarted { hosts, .. } => {
+                self.bar.set_length(*hosts as u64);
+                self.bar.set_position(0);
+                self.bar.set_prefix("applying");
+                self.bar
+                    .enable_steady_tick(std::time::Duration::from_millis(120));
+            }
+            Event::StepStarted {
+                host, description, ..
+            } => self.bar.set_message(format!("{host}: {description}")),
+            Event::HostApplied { ok, host } => {
+                if !ok {
+                    self.bar.println(format!("{host} failed"));
+                }
+                self.bar.inc(1);
+            }
+            Event::BmcRead { .. }
+            | Event::BatchStarted { .. }
+            | Event::HostStarted { .. }
+            | Event::StepFinished { .. } => {}
         }
     }
 }

@@ -111,6 +111,8 @@ pub(crate) struct BmcRuntime {
     pub tasks: VecDeque<SimTask>,
     pub next_task: u32,
     pub op: Option<PowerOp>,
+    /// Resets started on this BMC's system (see [`HostState::reset_count`]).
+    pub resets: u64,
 }
 
 impl BmcRuntime {
@@ -229,6 +231,15 @@ impl HostState {
     /// True while a DPU reset is in progress.
     pub fn dpu_reset_in_progress(&self) -> bool {
         self.dpu.op.is_some()
+    }
+
+    /// `ComputerSystem.Reset` requests that started a power operation on the given BMC's
+    /// system since start (restart, power cycle, power on, power off, the restart of an
+    /// `Immediate` BIOS apply; a DPU reset on
+    /// [`BmcKind::Dpu`]). Resets that changed nothing (answered 204) are not counted. Lets
+    /// tests check that `apply` resets each host exactly once.
+    pub fn reset_count(&self, kind: BmcKind) -> u64 {
+        self.runtime(kind).resets
     }
 
     /// Number of open sessions on the given BMC.
@@ -381,6 +392,7 @@ impl HostState {
             OpKind::PowerOn | OpKind::Restart { .. } => timing.reset_ms,
         };
         let duration = Duration::from_millis(ms);
+        self.bmc.resets += 1;
         self.bmc.op = Some(PowerOp {
             kind,
             start: now,
@@ -397,6 +409,7 @@ impl HostState {
         timing: &Timing,
     ) -> u32 {
         let duration = Duration::from_millis(timing.dpu_reset_ms);
+        self.dpu.resets += 1;
         self.dpu.op = Some(PowerOp {
             kind: OpKind::Restart { cold: false },
             start: now,

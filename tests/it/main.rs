@@ -6,6 +6,8 @@
 mod plan_support;
 mod sim_common;
 
+mod apply;
+mod apply_engine;
 mod architecture;
 mod cli_help;
 mod diff_detail;
