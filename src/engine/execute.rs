@@ -433,13 +433,7 @@ async fn read_host(
         .collect();
     let owned: Vec<Vec<Resource>> = chosen
         .iter()
-        .map(|p| {
-            resources
-                .iter()
-                .filter(|r| p.kinds().contains(&r.kind))
-                .cloned()
-                .collect()
-        })
+        .map(|p| super::provider::owned_by(p.as_ref(), resources))
         .collect();
     let reads =
         futures::future::join_all(chosen.iter().zip(&owned).map(|(p, own)| p.read(host, own)))

@@ -111,3 +111,12 @@ pub trait Provider: Send + Sync {
         step: &'a Step,
     ) -> BoxFuture<'a, Result<StepOutcome, ApplyError>>;
 }
+
+/// The resources of `resources` that `provider` owns (by kind), in order.
+pub fn owned_by(provider: &dyn Provider, resources: &[Resource]) -> Vec<Resource> {
+    resources
+        .iter()
+        .filter(|r| provider.kinds().contains(&r.kind))
+        .cloned()
+        .collect()
+}

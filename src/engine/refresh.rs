@@ -54,13 +54,7 @@ async fn refresh_host(
     let mut observed = ObservedHost::new(host.name.clone());
     let owned: Vec<Vec<_>> = providers
         .iter()
-        .map(|p| {
-            resources
-                .iter()
-                .filter(|r| p.kinds().contains(&r.kind))
-                .cloned()
-                .collect()
-        })
+        .map(|p| super::provider::owned_by(p.as_ref(), &resources))
         .collect();
     let reads = futures::future::join_all(
         providers

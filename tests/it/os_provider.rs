@@ -22,8 +22,11 @@ fn fixture(case: &str) -> PathBuf {
 
 fn plan_os(h: &Host, case: &str) -> Plan {
     let roots = BTreeMap::from([(h.name.clone(), fixture(case))]);
-    let providers: Vec<Arc<dyn Provider>> =
-        vec![Arc::new(OsProvider::new(local_transports(&roots)))];
+    plan_with(h, vec![Arc::new(OsProvider::new(local_transports(&roots)))])
+}
+
+/// Refreshes `h` through `providers` and plans it.
+fn plan_with(h: &Host, providers: Vec<Arc<dyn Provider>>) -> Plan {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let result = rt.block_on(refresh(
         &[h],
@@ -184,15 +187,7 @@ fn a_host_without_iproute2_is_a_plan_time_error_for_that_host() {
     let roots = BTreeMap::from([(h.name.clone(), empty.path().to_path_buf())]);
     let providers: Vec<Arc<dyn Provider>> =
         vec![Arc::new(OsProvider::new(local_transports(&roots)))];
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let result = rt.block_on(refresh(
-        &[&h],
-        &Default::default(),
-        &providers,
-        &RefreshOptions::default(),
-        Arc::new(NullReporter),
-    ));
-    let p = plan(&[&h], &result.observed, &PlanOptions::default());
+    let p = plan_with(&h, providers);
     let e = p.hosts[0].error.as_ref().expect("an error");
     assert_eq!(e.code, "bmfleet::os::no_iproute2");
     assert!(e.help.contains("iproute2"), "{e:?}");
@@ -219,15 +214,7 @@ fn a_host_with_no_known_network_stack_is_a_plan_time_error_for_its_network() {
     let roots = BTreeMap::from([(h.name.clone(), copy)]);
     let providers: Vec<Arc<dyn Provider>> =
         vec![Arc::new(OsProvider::new(local_transports(&roots)))];
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let result = rt.block_on(refresh(
-        &[&h],
-        &Default::default(),
-        &providers,
-        &RefreshOptions::default(),
-        Arc::new(NullReporter),
-    ));
-    let p = plan(&[&h], &result.observed, &PlanOptions::default());
+    let p = plan_with(&h, providers);
     let e = p.hosts[0].error.as_ref().expect("an error");
     assert_eq!(e.code, "bmfleet::os::unknown_network_stack", "{e:?}");
 }
@@ -249,15 +236,7 @@ fn an_ssh_host_that_refuses_the_connection_is_an_error_naming_it() {
         h.name.clone(),
         Transport::Ssh(t),
     )])))];
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let result = rt.block_on(refresh(
-        &[&h],
-        &Default::default(),
-        &providers,
-        &RefreshOptions::default(),
-        Arc::new(NullReporter),
-    ));
-    let p = plan(&[&h], &result.observed, &PlanOptions::default());
+    let p = plan_with(&h, providers);
     let e = p.hosts[0].error.as_ref().expect("an error");
     assert_eq!(e.code, "bmfleet::os::probe");
     assert!(e.endpoint.contains("127.0.0.1"), "{e:?}");
