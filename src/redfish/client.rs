@@ -77,7 +77,15 @@ pub struct ClientOptions {
     /// Limiter shared by all clients of a run (`--parallelism`): a permit is held for every
     /// request in flight, after the per-BMC permit.
     pub global_limiter: Option<Arc<Semaphore>>,
+    /// Largest response body read, in bytes (default 16 MiB, [`MAX_BODY`]). A larger answer
+    /// (by `Content-Length`, or while streaming one without it) is refused as soon as the
+    /// limit is passed, so a BMC cannot exhaust the operator's memory.
+    pub max_body: usize,
 }
+
+/// The default limit on a Redfish response body: 16 MiB (the largest real payloads, full
+/// `AttributeRegistry` documents, are 1-3 MiB).
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
 
 impl Default for ClientOptions {
     fn default() -> Self {
@@ -90,6 +98,7 @@ impl Default for ClientOptions {
             retry_after_max: Duration::from_secs(30),
             per_bmc_in_flight: 2,
             global_limiter: None,
+            max_body: MAX_BODY,
         }
     }
 }
@@ -863,6 +872,7 @@ impl RedfishClient {
                 Err(Transport::Connect(_) | Transport::ConnectTimeout(_)) => {
                     Some(self.backoff(attempt))
                 }
+                Err(Transport::TooLarge(_)) => None,
                 Err(Transport::Timeout | Transport::Other(_)) if class == RetryClass::Read => {
                     Some(self.backoff(attempt))
                 }
@@ -957,7 +967,18 @@ impl RedfishClient {
         let status = resp.status();
         let url = resp.url().clone();
         let headers = resp.headers().clone();
-        let body = resp.bytes().await.map_err(|e| classify(&e))?.to_vec();
+        let max = self.opts.max_body;
+        if resp.content_length().is_some_and(|n| n > max as u64) {
+            return Err(Transport::TooLarge(max));
+        }
+        let mut resp = resp;
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| classify(&e))? {
+            if body.len() + chunk.len() > max {
+                return Err(Transport::TooLarge(max));
+            }
+            body.extend_from_slice(&chunk);
+        }
         Ok(Resp {
             method: req.method.clone(),
             status,
@@ -972,6 +993,14 @@ impl RedfishClient {
         let url = req.url.to_string();
         match t {
             Transport::Tls(reason) => RedfishError::Tls { host, url, reason },
+            Transport::TooLarge(max) => RedfishError::Parse {
+                host,
+                url,
+                reason: format!(
+                    "the response body is larger than {} MiB and was not read (a BMC answer this size is a fault or an attack)",
+                    max / (1024 * 1024)
+                ),
+            },
             Transport::Timeout | Transport::ConnectTimeout(_) => RedfishError::Timeout {
                 host,
                 method: req.method.to_string(),
@@ -1128,12 +1157,14 @@ enum Transport {
     /// Anything else (connection reset after sending, body read error): may have been
     /// processed.
     Other(String),
+    /// The answer's body passed the limit (bytes); never retried.
+    TooLarge(usize),
 }
 
 impl Transport {
     /// True when the BMC may have received (and acted on) the request.
     fn may_have_been_sent(&self) -> bool {
-        matches!(self, Self::Timeout | Self::Other(_))
+        matches!(self, Self::Timeout | Self::Other(_) | Self::TooLarge(_))
     }
 }
 
@@ -1145,6 +1176,7 @@ fn describe(outcome: &Result<Resp, Transport>) -> String {
         Err(Transport::ConnectTimeout(r)) => format!("connect timeout: {r}"),
         Err(Transport::Timeout) => "timeout".into(),
         Err(Transport::Other(r)) => r.clone(),
+        Err(Transport::TooLarge(max)) => format!("response body over {max} bytes"),
     }
 }
 

@@ -2222,3 +2222,68 @@ mod fixture_bmc {
         assert_eq!(patches, 1);
     }
 }
+
+/// A raw HTTP server that answers every request with `len` bytes of body, without
+/// Content-Length unless `with_length` (then read until the connection closes), and counts
+/// connections.
+async fn endless(
+    len: usize,
+    with_length: bool,
+) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                let head = if with_length {
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
+                    )
+                } else {
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
+                        .to_string()
+                };
+                if sock.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let chunk = vec![b' '; 64 * 1024];
+                let mut sent = 0;
+                while sent < len {
+                    if sock.write_all(&chunk).await.is_err() {
+                        return;
+                    }
+                    sent += chunk.len();
+                }
+            });
+        }
+    });
+    (addr, hits)
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_refused_without_reading_it_whole() {
+    for with_length in [true, false] {
+        let (addr, hits) = endless(64 * 1024 * 1024, with_length).await;
+        let c = client(
+            addr,
+            ClientOptions {
+                max_body: 1024 * 1024,
+                retries: 3,
+                ..fast_opts()
+            },
+        );
+        let err = c.get_json("/redfish/v1/").await.unwrap_err();
+        assert!(
+            err.to_string().contains("larger than 1 MiB"),
+            "with_length={with_length}: {err}"
+        );
+        // Refused once, not retried.
+        assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+}
