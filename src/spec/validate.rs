@@ -4,7 +4,7 @@
 //! | code | rule |
 //! |------|------|
 //! | `missing_field` | an effective host lacks `bmc.endpoint` or `bmc.credentialsRef` |
-//! | `bmc_endpoint` | endpoint not an `https://` URL (`http://` only to loopback) |
+//! | `bmc_endpoint` | endpoint not an `https://` URL (`http://` only to loopback), or with a user or password in it (masked in the report) |
 //! | `duplicate_bmc_endpoint` | two BMCs (host or DPU) share an endpoint |
 //! | `duplicate_ssh_address` | two hosts share `os.ssh` host:port |
 //! | `credentials_ref_undeclared` | `credentialsRef` not in the Fleet's `spec.credentials` |
@@ -155,13 +155,29 @@ fn check_bmc(
         }
         Some(ep) => {
             if let Some(problem) = endpoint_problem(ep) {
-                let d = Diag::error(
+                let span = cx.span(&format!("{path}.endpoint"));
+                let (shown, secret) = match url::Url::parse(ep) {
+                    Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+                        let _ = u.set_password(None);
+                        let _ = u.set_username("");
+                        (u.to_string(), true)
+                    }
+                    _ => (ep.clone(), false),
+                };
+                let mut d = Diag::error(
                     "bmc_endpoint",
-                    format!("`{ep}` is not a usable Redfish endpoint: {problem}"),
-                    Some(cx.span(&format!("{path}.endpoint"))),
+                    format!("`{shown}` is not a usable Redfish endpoint: {problem}"),
+                    Some(span),
                 )
                 .label(problem)
-                .help("use the BMC's base URL over HTTPS, e.g. `https://10.0.0.12`; plain http is accepted only on loopback (simulators)");
+                .help(if secret {
+                    "remove the user and password from the URL and name the credential with `credentialsRef` (its values come from the environment); rotate that password, it is in Git now"
+                } else {
+                    "use the BMC's base URL over HTTPS, e.g. `https://10.0.0.12`; plain http is accepted only on loopback (simulators)"
+                });
+                if secret {
+                    d = d.secret(span);
+                }
                 cx.push(d);
             }
         }
@@ -240,6 +256,11 @@ pub fn endpoint_problem(ep: &str) -> Option<&'static str> {
     let Ok(url) = url::Url::parse(ep) else {
         return Some("not a URL");
     };
+    if !url.username().is_empty() || url.password().is_some() {
+        return Some(
+            "credentials in the URL (user:password@): they would reach logs, plans and reviews",
+        );
+    }
     if url.query().is_some() || url.fragment().is_some() {
         return Some("a base URL has no query or fragment");
     }
