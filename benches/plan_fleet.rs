@@ -9,7 +9,9 @@
 //! `chain depth x latency x hosts / parallelism`.
 //!
 //! `BMFLEET_BENCH_QUICK=1` runs 200 hosts only (CI's check mode); `BMFLEET_BENCH_HOSTS=N`
-//! runs N hosts.
+//! runs N hosts (1,000 hosts a spec file, documentation-name endpoints unique at any size).
+//! `BMFLEET_BENCH_PLAN_ONLY=1` times the pure planning step alone, against observed state
+//! made up from the spec (no simulator, no HTTP).
 //! `BMFLEET_BENCH_PARALLELISM` (default 1024) and `BMFLEET_BENCH_LATENCY_MS` (default 50).
 
 #[global_allocator]
