@@ -229,9 +229,17 @@ users:
       - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFleetOpsPublicKeyOnlyExample ops@dc1
 ";
 
-/// `10.<net>.x.y` for host number `i` (unique up to 62,500 hosts).
-fn ip(net: u8, i: usize) -> String {
-    format!("10.{net}.{}.{}", i / 250, i % 250 + 1)
+/// `10.<net + i / 62,500>.x.y` for host number `i`: unique per `net` for any `i` below
+/// 625,000 when the `net`s used are 10 apart (one /16 holds 62,500 hosts).
+fn ip(net: usize, i: usize) -> String {
+    format!("10.{}.{}.{}", net + i / 62_500, i / 250 % 250, i % 250 + 1)
+}
+
+/// Host `name`'s BMC (`-bmc`), DPU BMC (`-dpu-bmc`) or OS (`""`) address: a documentation
+/// name (RFC 2606 `example.net`), unique because host names are, valid at any fleet size,
+/// and resolving nowhere, so the generated fleet sends no traffic by accident.
+fn dns_name(name: &str, suffix: &str) -> String {
+    format!("{name}{suffix}.dc1.example.net")
 }
 
 /// Writes the fleet under `dir`; returns (hosts, files, bytes).
@@ -273,8 +281,8 @@ fn generate(dir: &Path, hosts: usize) -> (usize, usize, u64) {
             let _ = write!(
                 text,
                 "spec:\n  profiles: [{profile}]\n  bmc:\n    endpoint: https://{}\n  os:\n    ssh:\n      host: {}\n",
-                ip(10, i),
-                ip(20, i)
+                dns_name(&name, "-bmc"),
+                dns_name(&name, "")
             );
             match role {
                 "compute" if slot % 10 == 3 => text.push_str(
@@ -288,14 +296,14 @@ fn generate(dir: &Path, hosts: usize) -> (usize, usize, u64) {
                         text,
                         "  network:\n    interfaces:\n      - name: bond0.100\n        ipv4:\n          enabled: true\n          address: [{{ip: {}, prefix-length: 16}}]\n      - name: bond0.200\n        ipv4:\n          enabled: true\n          address: [{{ip: {}, prefix-length: 16}}]\n",
                         ip(30, i),
-                        ip(31, i)
+                        ip(40, i)
                     );
                     if slot % 2 == 1 {
                         let _ = writeln!(text, "  dependsOn: [r{rack:03}-s{:02}]", slot - 81);
                     }
                 }
                 "dpu" => {
-                    let _ = write!(text, "  dpu:\n    bmc:\n      endpoint: https://{}\n", ip(11, i));
+                    let _ = write!(text, "  dpu:\n    bmc:\n      endpoint: https://{}\n", dns_name(&name, "-dpu-bmc"));
                 }
                 _ => {}
             }

@@ -633,14 +633,20 @@ fn find_host_cycles(b: &mut Builder<'_>) {
         b.cycles.push(path);
     }
     // Any edge inside a strongly connected component is part of some cycle: skip them all.
-    for scc in tarjan_scc(&g) {
+    // One pass over the edges with each node's component (not one pass per component).
+    let mut component: BTreeMap<NodeIndex, usize> = BTreeMap::new();
+    for (c, scc) in tarjan_scc(&g).into_iter().enumerate() {
         if scc.len() > 1 {
-            let set: BTreeSet<NodeIndex> = scc.iter().copied().collect();
-            for e in g.edge_references() {
-                if set.contains(&e.source()) && set.contains(&e.target()) {
-                    b.cyclic
-                        .insert((g[e.source()].to_string(), g[e.target()].to_string()));
-                }
+            component.extend(scc.into_iter().map(|n| (n, c)));
+        }
+    }
+    if !component.is_empty() {
+        for e in g.edge_references() {
+            if let (Some(x), Some(y)) = (component.get(&e.source()), component.get(&e.target()))
+                && x == y
+            {
+                b.cyclic
+                    .insert((g[e.source()].to_string(), g[e.target()].to_string()));
             }
         }
     }

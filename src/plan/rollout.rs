@@ -119,30 +119,30 @@ pub fn plan_rollout(
         members.sort_by_key(|h| (depth.get(h.name).copied().unwrap_or(0), h.name));
         let limit = limit_for(&partition, &mut warnings);
         let stage_name = stages.get(stage).map(|(n, _)| n.clone());
-        let mut current: Vec<&RolloutHost<'_>> = Vec::new();
+        // The open batch, by name: looking a host's dependencies up in it costs
+        // O(dependencies x log batch), not O(batch), so a large batch (hosts that disrupt
+        // nothing all join it) keeps the batching O(n log n).
+        let mut current: BTreeSet<&str> = BTreeSet::new();
         let mut disruptive = 0usize;
-        let flush = |current: &mut Vec<&RolloutHost<'_>>,
-                     disruptive: &mut usize,
-                     batches: &mut Vec<Batch>| {
-            if current.is_empty() {
-                return;
-            }
-            let mut names: Vec<String> = current.iter().map(|h| h.name.to_string()).collect();
-            names.sort();
-            batches.push(Batch {
-                number: batches.len() + 1,
-                stage: stage_name.clone(),
-                partition: partition.clone(),
-                hosts: names,
-                disruptive: *disruptive,
-            });
-            current.clear();
-            *disruptive = 0;
-        };
+        let flush =
+            |current: &mut BTreeSet<&str>, disruptive: &mut usize, batches: &mut Vec<Batch>| {
+                if current.is_empty() {
+                    return;
+                }
+                // A sorted set: the names come out sorted.
+                let names: Vec<String> = current.iter().map(|n| n.to_string()).collect();
+                batches.push(Batch {
+                    number: batches.len() + 1,
+                    stage: stage_name.clone(),
+                    partition: partition.clone(),
+                    hosts: names,
+                    disruptive: *disruptive,
+                });
+                current.clear();
+                *disruptive = 0;
+            };
         for h in members {
-            let depends_on_current = current
-                .iter()
-                .any(|c| h.depends_on.iter().any(|d| d == c.name));
+            let depends_on_current = h.depends_on.iter().any(|d| current.contains(d.as_str()));
             let full = h.disruptive && disruptive >= limit;
             if depends_on_current || full {
                 flush(&mut current, &mut disruptive, &mut batches);
@@ -150,7 +150,7 @@ pub fn plan_rollout(
             if h.disruptive {
                 disruptive += 1;
             }
-            current.push(h);
+            current.insert(h.name);
         }
         flush(&mut current, &mut disruptive, &mut batches);
     }

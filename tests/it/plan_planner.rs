@@ -646,3 +646,84 @@ fn spec_diff_between_two_revisions() {
         ]
     );
 }
+
+/// The planner orders each `dependsOn`-connected part of the fleet on its own, so that
+/// planning is linear in hosts; every host's steps must still come out in the order that one
+/// global graph of all hosts gives (rebuilt here from the plan's changes), and a host with a
+/// dependency (`r1-s02` on `r1-s01`) is ordered with it.
+#[test]
+fn steps_ordered_per_dependency_part_follow_the_global_graph_order() {
+    use bmfleet::plan::graph::{ChangeIndex, HostResources, build};
+    use bmfleet::plan::resource::flatten;
+    let f = fleet();
+    let hosts: Vec<&Host> = f.hosts.iter().collect();
+    let opts = options(&f);
+    let mut observed = converged_all(&hosts);
+    // Drift every BIOS attribute of every host, and power half of the hosts off.
+    for (i, h) in hosts.iter().enumerate() {
+        for r in flatten(h, &opts.files) {
+            if r.kind == ResourceKind::Bios {
+                for k in r.settings.keys() {
+                    set_bios(&mut observed, &h.name, k, json!("Drifted"), None);
+                }
+            }
+        }
+        if i % 2 == 0
+            && let Some(o) = observed.get_mut(&h.name)
+        {
+            let addr = bmfleet::plan::Address::new(&h.name, ResourceKind::Power, None);
+            if let Some(Ok(p)) = o.resources.get_mut(&addr) {
+                p.values.insert(
+                    "PowerState".into(),
+                    bmfleet::plan::ObservedValue {
+                        current: Some(json!("Off")),
+                        pending: None,
+                    },
+                );
+            }
+        }
+    }
+    let p = plan(&hosts, &observed, &opts);
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+
+    let mut idx = ChangeIndex::default();
+    for h in &p.hosts {
+        for c in &h.changes {
+            let facts = idx.resources.entry(c.address.clone()).or_default();
+            facts.needs_reset |= c.disruption.resets();
+            facts.keys.insert(c.setting.clone());
+        }
+        if h.steps.iter().any(|s| s.kind == ResourceKind::Reboot) {
+            idx.reboots.insert(h.name.clone());
+        }
+    }
+    let all: Vec<HostResources> = hosts
+        .iter()
+        .map(|h| HostResources {
+            name: h.name.clone(),
+            depends_on: h.depends_on.clone(),
+            resources: flatten(h, &opts.files),
+        })
+        .collect();
+    let g = build(&all, &idx);
+    let order: Vec<&bmfleet::plan::Address> =
+        g.topological_order().iter().map(|n| &n.address).collect();
+    let mut checked = 0;
+    for h in &p.hosts {
+        let steps: Vec<&bmfleet::plan::Address> = h
+            .steps
+            .iter()
+            .map(|s| &s.address)
+            .filter(|a| g.node(a).is_some())
+            .collect();
+        let expected: Vec<&bmfleet::plan::Address> = order
+            .iter()
+            .copied()
+            .filter(|a| steps.contains(a))
+            .collect();
+        assert_eq!(steps, expected, "steps of {}", h.name);
+        checked += steps.len();
+    }
+    assert!(checked >= 2 * p.hosts.len(), "{checked} steps checked");
+    assert!(p.host("r1-s02").is_some_and(|h| h.steps.len() > 1));
+}
