@@ -496,9 +496,14 @@ fn args_change(kind: ResourceKind, current: &Value, desired: &Value) -> Option<S
     (!parts.is_empty()).then(|| format!("kernel args: {}", parts.join("; ")))
 }
 
-/// A string value without quotes (`Off`), for power-state reasons.
+/// A string value without quotes (`Off`), for power-state reasons; a string holding control
+/// characters (a hostile or broken BMC: terminal escapes, newlines that forge plan lines) is
+/// shown JSON-quoted with them escaped.
 fn show_plain(v: &Value) -> String {
-    v.as_str().map_or_else(|| v.to_string(), str::to_string)
+    match v.as_str() {
+        Some(s) if !s.chars().any(char::is_control) => s.to_string(),
+        _ => v.to_string(),
+    }
 }
 
 fn pending_effect(kind: ResourceKind) -> &'static str {

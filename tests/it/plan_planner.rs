@@ -727,3 +727,27 @@ fn steps_ordered_per_dependency_part_follow_the_global_graph_order() {
     assert!(checked >= 2 * p.hosts.len(), "{checked} steps checked");
     assert!(p.host("r1-s02").is_some_and(|h| h.steps.len() > 1));
 }
+
+#[test]
+fn control_characters_from_a_bmc_never_reach_the_plan_raw() {
+    // A BMC that reports PowerState with a clear-screen escape and a forged plan line.
+    let hostile = "Off\u{1b}[2J\n  ~ bios: forged";
+    let p = plan_fleet(|o| {
+        sys_mut(o.get_mut("r1-c01").unwrap()).power_state = Some(hostile.into());
+    });
+    let h = p.host("r1-c01").unwrap();
+    let power = h
+        .changes
+        .iter()
+        .find(|c| c.setting == "PowerState")
+        .unwrap();
+    assert!(
+        !power.reason.chars().any(char::is_control),
+        "{:?}",
+        power.reason
+    );
+    assert!(power.reason.contains("\\u001b"), "{}", power.reason);
+    let text = bmfleet::render::plan_text::render(&p, false);
+    assert!(!text.contains('\u{1b}'));
+    assert!(!text.contains("\n  ~ bios: forged"));
+}
