@@ -196,16 +196,6 @@ fn live_source(
                 factory_rate: args.factory_rate,
             };
             let (config, _drift) = crate::sim::from_spec::from_spec(&all, seeding);
-            // The OS facet: one sysroot per host, seeded from the spec with the same drift
-            // seed, read through the OS provider's local transport.
-            let dir = std::env::temp_dir().join(format!("bmfleet-sim-os-{}", std::process::id()));
-            let sysroots =
-                crate::sim::os::write_sysroots(&all, &fleet.data_files, &dir, seeding).map_err(
-                    |e| {
-                        let _ = std::fs::remove_dir_all(&dir);
-                        miette::miette!("writing the simulated hosts' OS state: {e}")
-                    },
-                )?;
             // The simulator serves from this runtime's worker threads while `plan_fleet`
             // runs its own.
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -216,6 +206,18 @@ fn live_source(
             let sim = runtime
                 .block_on(crate::sim::SimServer::start(config))
                 .map_err(|e| miette::miette!("starting the simulator: {e}"))?;
+            // The OS facet: one sysroot per host, seeded from the spec with the same drift
+            // seed, read through the OS provider's local transport. Written once the
+            // simulator runs, so that no failure above leaves the directory behind.
+            let dir = std::env::temp_dir().join(format!("bmfleet-sim-os-{}", std::process::id()));
+            let sysroots = match crate::sim::os::write_sysroots(&all, &fleet.data_files, &dir, seeding) {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&dir);
+                    runtime.block_on(sim.shutdown());
+                    return Err(miette::miette!("writing the simulated hosts' OS state: {e}"));
+                }
+            };
             let source = LiveSource::Redirected {
                 overrides: overrides(&sim, &all),
                 credential: credential(),

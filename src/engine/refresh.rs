@@ -17,9 +17,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Why OS-side resources are not compared when no OS provider takes part in a run
-/// (`plan --no-os`).
-pub const OS_NOT_READ: &str = "the OS was not read in this run (--no-os)";
+/// Why OS-side resources are not compared when no provider of a run owns them (a caller that
+/// wires only Redfish; the CLI always wires the OS provider, which gives its own reason).
+pub const OS_NOT_READ: &str = "the OS was not read in this run";
 
 /// Options of a refresh.
 #[derive(Debug, Clone)]
