@@ -15,7 +15,9 @@
 //! - [`iproute`]: typed links (bonds, VLANs, VFs) and addresses from iproute2's JSON.
 
 pub mod iproute;
+pub mod network;
 pub mod observe;
 pub mod probe;
 pub mod provider;
 pub mod transport;
+pub mod write;

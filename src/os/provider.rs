@@ -197,28 +197,27 @@ impl Provider for OsProvider {
         Box::pin(self.read_host(host, resources))
     }
 
-    /// Not implemented yet: OS steps are carried out by the coming `apply` (issue 9) through
-    /// the OS write paths (issue 8, item 5).
     fn apply<'a>(
         &'a self,
         host: &'a Host,
         step: &'a Step,
     ) -> BoxFuture<'a, Result<StepOutcome, ApplyError>> {
-        let endpoint = self
-            .transports
-            .get(&host.name)
-            .map_or_else(|| host.name.clone(), Transport::host_label);
-        let message = format!("{}: applying OS steps is not implemented yet", step.address);
         Box::pin(async move {
-            Err(ApplyError {
-                error: ReadError {
-                    endpoint,
-                    message,
-                    code: "bmfleet::os::apply_unsupported".into(),
-                    help: "apply the BMC steps only for now".into(),
-                },
-                outcome_unknown: false,
-            })
+            let Some(transport) = self.transports.get(&host.name) else {
+                return Err(ApplyError {
+                    error: ReadError {
+                        endpoint: host.name.clone(),
+                        message: format!(
+                            "{}: no way to reach the host's OS in this run",
+                            step.address
+                        ),
+                        code: "bmfleet::os::no_transport".into(),
+                        help: "set os.ssh.host in the host's spec".into(),
+                    },
+                    outcome_unknown: false,
+                });
+            };
+            super::write::apply_step(transport, step).await
         })
     }
 }

@@ -106,6 +106,12 @@ pub struct Capabilities {
     /// empty when the peer does not say.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reset_types: Vec<String>,
+    /// How this resource is written on this host, chosen by the provider from what it read,
+    /// so the planner records it in the op: the network backend (`nmstate`, `netplan`,
+    /// `networkmanager`, `systemd-networkd`, `ifupdown`) or the boot-argument tool (`grubby`,
+    /// `grub.d`); `None` when there is no choice to make or no usable writer was found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writer: Option<String>,
 }
 
 /// What was observed of a resource when planning, so that `apply` can refuse a stale plan:
