@@ -34,6 +34,14 @@ pub struct ApplyArgs {
     /// Report format on stdout.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
+    /// An ssh_config file for the OS steps (`ssh -F FILE`) instead of ~/.ssh/config.
+    #[arg(long, value_name = "FILE")]
+    pub ssh_config: Option<std::path::PathBuf>,
+    /// Carry out the OS steps in the directories DIR/<host> (fake roots, as `plan
+    /// --sysroots`) instead of over SSH: files are written there and commands recorded in
+    /// DIR/<host>/run/bmfleet/commands.log. For tests and demos.
+    #[arg(long, value_name = "DIR", conflicts_with = "ssh_config")]
+    pub sysroots: Option<std::path::PathBuf>,
 }
 
 /// Report formats.
@@ -49,7 +57,7 @@ pub enum ReportFormat {
 ///
 /// # Errors
 /// No plan file, an unreadable plan, a plan from another commit or a dirty tree (without
-/// `--allow-dirty`), a plan with steps this build cannot apply (OS steps), invalid specs.
+/// `--allow-dirty`), a plan with steps this build cannot apply, invalid specs.
 pub fn run(
     g: &GlobalArgs,
     ctx: &Ctx,
@@ -78,6 +86,12 @@ pub fn run(
         allow_dirty: args.allow_dirty,
         parallelism: args.parallelism,
         source,
+        os: super::plan::os_source(
+            &fleet,
+            false,
+            args.ssh_config.as_ref(),
+            args.sysroots.as_ref(),
+        )?,
         poll_interval,
     };
     let outcome = apply_plan(&fleet, &g.fleet, &req, reporter)?;

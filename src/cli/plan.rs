@@ -60,6 +60,11 @@ pub struct PlanArgs {
     /// An ssh_config file for the OS reads (`ssh -F FILE`) instead of ~/.ssh/config.
     #[arg(long, value_name = "FILE", conflicts_with = "no_os")]
     pub ssh_config: Option<std::path::PathBuf>,
+    /// Read each host's OS from the directory DIR/<host> (a fake root: proc/, sys/, etc/,
+    /// the layout of tests/fixtures/sysroot) instead of over SSH; hosts without one are not
+    /// observed. For tests and demos.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["no_os", "ssh_config", "simulate"])]
+    pub sysroots: Option<std::path::PathBuf>,
     /// With --simulate: seed of the simulated drift.
     #[arg(long, default_value_t = 29, requires = "simulate")]
     pub seed: u64,
@@ -93,6 +98,47 @@ pub enum Progress {
     None,
 }
 
+/// How the OS is reached: not at all (`--no-os`), through per-host sysroots
+/// (`--sysroots DIR`: `DIR/<host>` for every host that has one), or over SSH (with
+/// `--ssh-config`).
+///
+/// # Errors
+/// A `--sysroots` directory that cannot be read.
+pub(crate) fn os_source(
+    fleet: &crate::spec::LoadedFleet,
+    no_os: bool,
+    ssh_config: Option<&std::path::PathBuf>,
+    sysroots: Option<&std::path::PathBuf>,
+) -> miette::Result<OsSource> {
+    if no_os {
+        return Ok(OsSource::Skip("not read in this run (--no-os)".into()));
+    }
+    if let Some(dir) = sysroots {
+        if !dir.is_dir() {
+            return Err(miette::miette!(
+                code = "bmfleet::os::sysroots",
+                help = "give a directory holding one fake root per host, named like the host",
+                "--sysroots {}: not a directory",
+                dir.display()
+            ));
+        }
+        let roots = fleet
+            .hosts
+            .iter()
+            .filter(|h| !h.name.contains('/') && !h.name.starts_with('.'))
+            .map(|h| (h.name.clone(), dir.join(&h.name)))
+            .filter(|(_, p)| p.is_dir())
+            .collect();
+        return Ok(OsSource::Sysroots(roots));
+    }
+    Ok(OsSource::Ssh(SshOptions {
+        control_dir: std::env::temp_dir().join(format!("bmfleet-ssh-{}", std::process::id())),
+        connect_timeout: Duration::from_secs(10),
+        command_timeout: Duration::from_secs(120),
+        config_file: ssh_config.cloned(),
+    }))
+}
+
 pub fn run(
     g: &GlobalArgs,
     ctx: &Ctx,
@@ -106,17 +152,14 @@ pub fn run(
         _ => Arc::new(NullReporter),
     };
     let (source, sim) = live_source(&fleet, args)?;
-    let os = if args.no_os {
-        OsSource::Skip("not read in this run (--no-os)".into())
-    } else if let Some(os) = sim.os.clone() {
-        os
-    } else {
-        OsSource::Ssh(SshOptions {
-            control_dir: std::env::temp_dir().join(format!("bmfleet-ssh-{}", std::process::id())),
-            connect_timeout: Duration::from_secs(10),
-            command_timeout: Duration::from_secs(120),
-            config_file: args.ssh_config.clone(),
-        })
+    let os = match sim.os.clone() {
+        Some(os) if !args.no_os => os,
+        _ => os_source(
+            &fleet,
+            args.no_os,
+            args.ssh_config.as_ref(),
+            args.sysroots.as_ref(),
+        )?,
     };
     let req = PlanRequest {
         os,

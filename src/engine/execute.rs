@@ -214,16 +214,12 @@ impl ApplyReport {
     }
 }
 
-/// True for steps that this build's providers cannot carry out: the OS layer's (its
-/// provider reads but does not write yet) and the wait for the OS.
-fn os_step(step: &Step) -> bool {
-    step.kind.in_os() || matches!(step.op, Op::AwaitOs { .. })
-}
-
-/// The kind whose provider carries `step` out: the reset goes to the owner of `power`.
+/// The kind whose provider carries `step` out: the reset goes to the owner of `power`, the
+/// wait for the OS to the owner of the OS kinds (`kernel-args` stands for them).
 fn owner_kind(step: &Step) -> ResourceKind {
     match step.op {
         Op::Reset { .. } => ResourceKind::Power,
+        Op::AwaitOs { .. } => ResourceKind::KernelArgs,
         _ => step.kind,
     }
 }
@@ -254,7 +250,7 @@ pub fn check_executable(
     let not_executable: Vec<String> = with_steps
         .iter()
         .flat_map(|h| &h.steps)
-        .filter(|s| os_step(s) || provider_for(providers, owner_kind(s)).is_none())
+        .filter(|s| provider_for(providers, owner_kind(s)).is_none())
         .map(|s| format!("{}: {}", s.address, s.description()))
         .collect();
     if !not_executable.is_empty() {

@@ -4,7 +4,7 @@
 //! wire the providers as `plan_fleet` does ([`LiveSource`]), and run
 //! [`crate::engine::execute`].
 
-use super::plan_fleet::{LiveSource, client_options, redfish_provider};
+use super::plan_fleet::{LiveSource, OsSource, client_options, redfish_provider};
 use crate::engine::{ApplyReport, ExecuteOptions, Provider, Reporter, execute};
 use crate::plan::Plan;
 use crate::plan::model::SpecSource;
@@ -26,6 +26,8 @@ pub struct ApplyRequest {
     pub parallelism: Option<usize>,
     /// Where the BMCs and DPU BMCs are reached.
     pub source: LiveSource,
+    /// How the hosts' OS is reached for the plan's OS steps (and their re-reads).
+    pub os: OsSource,
     /// How often reset tasks and `PowerState` are polled while waiting (a few seconds for
     /// real BMCs; milliseconds against a fast simulator).
     pub poll_interval: Duration,
@@ -97,7 +99,7 @@ pub fn check_source(planned: &SpecSource, now: &RepoInfo, allow_dirty: bool) -> 
 ///
 /// # Guarantees
 /// Nothing is written unless the plan's spec commit is the fleet's and every step of the
-/// plan can be carried out by this build (the OS layer's steps cannot yet); then as
+/// plan can be carried out by this build; then as
 /// [`crate::engine::execute`]: steps exactly as planned, stale hosts refused before any
 /// write, every applied host re-read and verified.
 ///
@@ -139,7 +141,10 @@ pub fn apply_plan(
     };
     let redfish = redfish_provider(fleet, fleet_dir, &hosts, &req.source, client_options(fleet))
         .with_task_poll(req.poll_interval);
-    let providers: Vec<Arc<dyn Provider>> = vec![Arc::new(redfish)];
+    let os = super::plan_fleet::os_provider(&hosts, &req.os)?
+        .with_data_files(Arc::new(fleet.data_files.clone()))
+        .with_poll(req.poll_interval.max(Duration::from_millis(10)) * 5);
+    let providers: Vec<Arc<dyn Provider>> = vec![Arc::new(redfish), Arc::new(os)];
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -156,7 +161,7 @@ pub fn apply_plan(
         .map_err(|e| {
             let help = match e {
                 crate::engine::ExecuteError::NotExecutable(_) => {
-                    "make the plan with `bmfleet plan --no-os --out FILE` to leave the OS layer out until its writer lands"
+                    "apply with the OS reachable (without --no-os), or make a plan that leaves the OS out (`bmfleet plan --no-os --out FILE`)"
                 }
                 _ => "make a new plan from the specs as they are now",
             };

@@ -210,13 +210,21 @@ pub(crate) fn redfish_provider(
 }
 
 /// `providers` plus the OS provider that `os` asks for.
-fn with_os(
+pub(crate) fn with_os(
     mut providers: Vec<Arc<dyn Provider>>,
     hosts: &[&Host],
     os: &OsSource,
 ) -> miette::Result<Vec<Arc<dyn Provider>>> {
-    match os {
-        OsSource::Skip(reason) => providers.push(Arc::new(OsProvider::skipped(reason.clone()))),
+    os_provider(hosts, os).map(|p| {
+        providers.push(Arc::new(p));
+        providers
+    })
+}
+
+/// The OS provider that `os` asks for.
+pub(crate) fn os_provider(hosts: &[&Host], os: &OsSource) -> miette::Result<OsProvider> {
+    Ok(match os {
+        OsSource::Skip(reason) => OsProvider::skipped(reason.clone()),
         OsSource::Ssh(opts) => {
             OsProvider::prepare_control_dir(&opts.control_dir).map_err(|e| {
                 miette::miette!(
@@ -225,11 +233,8 @@ fn with_os(
                     "{e}"
                 )
             })?;
-            providers.push(Arc::new(OsProvider::new(ssh_transports(hosts, opts))));
+            OsProvider::new(ssh_transports(hosts, opts))
         }
-        OsSource::Sysroots(roots) => {
-            providers.push(Arc::new(OsProvider::new(local_transports(roots))));
-        }
-    }
-    Ok(providers)
+        OsSource::Sysroots(roots) => OsProvider::new(local_transports(roots)),
+    })
 }

@@ -59,9 +59,9 @@ pub fn observe(
                 ResourceKind::Ethernet | ResourceKind::Bond | ResourceKind::Vlan => {
                     network(probe, r, endpoint)
                 }
-                ResourceKind::SrIov => Ok(sriov(probe, r)),
-                ResourceKind::Hugepages => Ok(hugepages(probe, r)),
-                ResourceKind::KernelArgs => Ok(kernel_args(probe, r)),
+                ResourceKind::SrIov => sriov_checked(probe, r, endpoint),
+                ResourceKind::Hugepages => Ok(with_writer(hugepages(probe, r), probe)),
+                ResourceKind::KernelArgs => Ok(with_writer(kernel_args(probe, r), probe)),
                 ResourceKind::Sysctl => Ok(keyed(r, |k| probe.sysctl.get(k))),
                 ResourceKind::Sysfs => Ok(keyed(r, |k| probe.sysfs.get(k))),
                 ResourceKind::Tunables => Ok(tunables(probe, r)),
@@ -352,6 +352,60 @@ fn sriov(probe: &Probe, r: &Resource) -> Observation {
     build(values)
 }
 
+/// The boot-argument writer for this host: `grubby` where it answered (BLS hosts, RHEL
+/// family), `grub.d` where `/etc/default/grub` exists (Debian, Ubuntu), else none.
+fn with_writer(mut obs: Observation, probe: &Probe) -> Observation {
+    let args = &probe.configured_args;
+    obs.capabilities.writer = if args.grubby.is_some() {
+        Some("grubby".into())
+    } else if args.grub.is_some() {
+        Some("grub.d".into())
+    } else {
+        None
+    };
+    obs
+}
+
+/// SR-IOV, with the device's limits checked when planning: a VF count above
+/// `sriov_totalvfs` (or on an interface without SR-IOV) is an error for the host now, not a
+/// failed write later. `sriov_totalvfs` is recorded as an extra observed value for the op.
+fn sriov_checked(probe: &Probe, r: &Resource, endpoint: &str) -> Result<Observation, ReadError> {
+    let iface = r.iface.as_deref().unwrap_or_default();
+    let pf = probe.sriov.get(iface);
+    let wanted = r.settings.get("total-vfs").and_then(|s| s.value.as_u64());
+    let total = pf.and_then(|p| p.total_vfs);
+    if let Some(n) = wanted.filter(|n| *n > 0) {
+        let problem = match total {
+            None => Some(format!(
+                "{iface} has no SR-IOV (no device/sriov_totalvfs), so {n} VFs cannot be created"
+            )),
+            Some(t) if u64::from(t) < n => Some(format!(
+                "{iface}: the spec asks for {n} VFs but the device offers at most {t} (sriov_totalvfs)"
+            )),
+            Some(_) => None,
+        };
+        if let Some(message) = problem {
+            return Err(ReadError {
+                endpoint: endpoint.to_string(),
+                message,
+                code: "bmfleet::os::sriov_totalvfs".into(),
+                help: "lower total-vfs in the spec, or raise the device's VF limit (SR-IOV and VF count in the BIOS or NIC firmware, then a reboot)".into(),
+            });
+        }
+    }
+    let mut obs = sriov(probe, r);
+    if let Some(t) = total {
+        obs.values.insert(
+            "sriov_totalvfs".into(),
+            ObservedValue {
+                current: Some(Value::from(t)),
+                pending: None,
+            },
+        );
+    }
+    Ok(obs)
+}
+
 /// `vfs[3].trust` -> `(3, "trust")`.
 fn parse_vf_key(key: &str) -> Option<(u32, &str)> {
     let rest = key.strip_prefix("vfs[")?;
@@ -470,7 +524,13 @@ fn tunables(probe: &Probe, r: &Resource) -> Observation {
         let found = match (key.as_str(), raw) {
             (_, None) => Err("the probe did not read this tunable".to_string()),
             (_, Some(None)) => Ok(None),
-            ("transparentHugepages", Some(Some(text))) => Ok(bracketed(text).map(Value::String)),
+            // A kernel shows the choice as `always madvise [never]`; a file holding only the
+            // word (a sysroot after a write) is that word.
+            ("transparentHugepages", Some(Some(text))) => Ok(bracketed(text)
+                .or_else(|| {
+                    Some(text.trim().to_string()).filter(|t| !t.is_empty() && !t.contains(' '))
+                })
+                .map(Value::String)),
             ("ksm", Some(Some(text))) => Ok(match text.trim() {
                 "1" => Some(Value::Bool(true)),
                 "0" | "2" => Some(Value::Bool(false)),

@@ -9,12 +9,17 @@ use crate::engine::event::BmcRole;
 use crate::engine::provider::{ApplyError, EndpointRead, Provider, ProviderRead, StepOutcome};
 use crate::plan::model::Step;
 use crate::plan::observed::ReadError;
-use crate::plan::resource::{Resource, ResourceKind};
+use crate::plan::op::Op;
+use crate::plan::resource::{DataFiles, Resource, ResourceKind};
 use crate::spec::Host;
 use futures::future::BoxFuture;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
+
+/// How often `await-os` tries a host that does not answer yet.
+pub const AWAIT_OS_POLL: Duration = Duration::from_secs(10);
 
 /// The resource kinds the OS provider owns (read over SSH, written by the coming OS steps).
 pub const OS_KINDS: &[ResourceKind] = &[
@@ -87,6 +92,8 @@ pub fn local_transports(sysroots: &BTreeMap<String, PathBuf>) -> BTreeMap<String
 pub struct OsProvider {
     transports: BTreeMap<String, Transport>,
     skip: Option<String>,
+    files: Arc<DataFiles>,
+    poll: Duration,
 }
 
 impl OsProvider {
@@ -95,6 +102,60 @@ impl OsProvider {
         Self {
             transports,
             skip: None,
+            files: Arc::default(),
+            poll: AWAIT_OS_POLL,
+        }
+    }
+
+    /// The fleet's data files, where `cloud-init` steps find the documents their plan
+    /// references (checked against the plan's SHA-256).
+    pub fn with_data_files(mut self, files: Arc<DataFiles>) -> Self {
+        self.files = files;
+        self
+    }
+
+    /// How often `await-os` tries the host again (default [`AWAIT_OS_POLL`]).
+    pub fn with_poll(mut self, poll: Duration) -> Self {
+        self.poll = poll;
+        self
+    }
+
+    /// `await-os`: tries a no-op script until the host answers or `timeout_s` passes. The
+    /// SSH master connection, dead after a reset, is closed first so that the first try
+    /// makes a fresh connection.
+    async fn await_os(
+        &self,
+        transport: &Transport,
+        timeout_s: u64,
+    ) -> Result<StepOutcome, ApplyError> {
+        transport.close_master().await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout_s);
+        let mut tries = 0u64;
+        loop {
+            tries += 1;
+            let last = match transport.run_script("exit 0\n", &[]).await {
+                Ok(_) => {
+                    return Ok(StepOutcome {
+                        requests: tries,
+                        detail: format!("the OS answered after {tries} tries"),
+                    });
+                }
+                Err(e) => e.to_string(),
+            };
+            if tokio::time::Instant::now() + self.poll > deadline {
+                return Err(ApplyError {
+                    error: ReadError {
+                        endpoint: transport.host_label(),
+                        message: format!(
+                            "the OS did not answer within {timeout_s} s after the reset ({tries} tries; last: {last})"
+                        ),
+                        code: "bmfleet::os::await_timeout".into(),
+                        help: "look at the host's console (Redfish SerialInterfaces or the BMC's KVM); the reset was done".into(),
+                    },
+                    outcome_unknown: false,
+                });
+            }
+            tokio::time::sleep(self.poll).await;
         }
     }
 
@@ -104,6 +165,8 @@ impl OsProvider {
         Self {
             transports: BTreeMap::new(),
             skip: Some(reason.into()),
+            files: Arc::default(),
+            poll: AWAIT_OS_POLL,
         }
     }
 
@@ -217,7 +280,10 @@ impl Provider for OsProvider {
                     outcome_unknown: false,
                 });
             };
-            super::write::apply_step(transport, step).await
+            match step.op {
+                Op::AwaitOs { timeout_s } => self.await_os(transport, timeout_s).await,
+                _ => super::write::apply_step(transport, host, &self.files, step).await,
+            }
         })
     }
 }

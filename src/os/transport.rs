@@ -151,6 +151,10 @@ impl SshTarget {
             format!("ControlPath={dir}/%C"),
             format!("ControlPersist={CONTROL_PERSIST_SECS}"),
             format!("ConnectTimeout={connect}"),
+            // A master whose host went away (a reset) notices within 30 s instead of
+            // hanging every session multiplexed over it.
+            "ServerAliveInterval=10".to_string(),
+            "ServerAliveCountMax=3".to_string(),
         ] {
             argv.push("-o".into());
             argv.push(opt.into());
@@ -382,6 +386,32 @@ impl Transport {
             Transport::Local { sysroot } => format!("local:{}", sysroot.display()),
             Transport::Ssh(t) => t.destination.clone(),
         }
+    }
+
+    /// Closes the SSH master connection of this host, if one runs (`ssh -O exit`), so that the
+    /// next script connects afresh (after a reset the old connection is dead). Does nothing
+    /// for local transports; failures are ignored (there may be no master).
+    pub async fn close_master(&self) {
+        let Transport::Ssh(target) = self else {
+            return;
+        };
+        let Ok(mut argv) = target.argv(&[]) else {
+            return;
+        };
+        // `ssh [opts] -- DEST 'sh -s --'` -> `ssh [opts] -O exit -- DEST`.
+        argv.pop();
+        let Some(pos) = argv.iter().position(|a| a == "--") else {
+            return;
+        };
+        argv.insert(pos, "exit".into());
+        argv.insert(pos, "-O".into());
+        let mut cmd = tokio::process::Command::new(&argv[0]);
+        cmd.args(&argv[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        let _ = tokio::time::timeout(Duration::from_secs(10), cmd.status()).await;
     }
 
     /// Runs `script` with `args` (`sh -s -- ARGS`, the script on stdin) and returns its

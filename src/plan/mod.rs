@@ -24,6 +24,7 @@ pub mod hostlist;
 pub mod model;
 pub mod observed;
 pub mod op;
+pub mod os_files;
 pub mod planner;
 pub mod resource;
 pub mod rollout;

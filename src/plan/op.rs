@@ -76,6 +76,31 @@ pub struct ContentRef {
     pub bytes: Option<u64>,
 }
 
+/// A file an OS step writes, exactly as it will be on the host (the plan shows it; the
+/// executor writes these bytes and nothing else: atomically, through a temporary file in the
+/// same directory and a rename, skipped when the file already holds them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct FileWrite {
+    /// Absolute path on the host (`/etc/sysctl.d/90-bmfleet.conf`).
+    pub path: String,
+    /// Permission bits, octal (`0644`).
+    pub mode: String,
+    /// The whole content (UTF-8 text).
+    pub content: String,
+}
+
+/// Hugepages of one size to hold at runtime, on one NUMA node or spread by the kernel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct HugepageTarget {
+    /// Page size in kB (2048 for 2M).
+    pub size_kb: u64,
+    /// NUMA node; `None`: the size's global `nr_hugepages` (the kernel spreads the pages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<u32>,
+    /// Pages wanted (`nr_hugepages`).
+    pub pages: u64,
+}
+
 /// One reset of a reset sequence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ResetStep {
@@ -167,11 +192,33 @@ pub enum Op {
         /// Per-VF settings (nmstate `sr-iov.vfs`), when the spec sets any.
         #[serde(default, skip_serializing_if = "Value::is_null")]
         vfs: Value,
+        /// `sriov_totalvfs` read when planning: the executor refuses a count above it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        total_vfs: Option<u64>,
+        /// The systemd unit that sets the VF count and VF settings again on every boot.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        persist: Option<FileWrite>,
     },
     /// Reserve hugepages.
     Hugepages {
         /// Setting key (`defaultSize`, `pages.1G.node0`, `pages.2M`) -> value.
         settings: BTreeMap<String, Value>,
+        /// Pools set now through sysfs (`nr_hugepages`) and checked page by page: sizes below
+        /// 1G when the default size does not change.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        runtime: Vec<HugepageTarget>,
+        /// Kernel arguments that reserve the rest at boot (`default_hugepagesz=1G
+        /// hugepagesz=1G hugepages=0:8,1:8`), applied by the coalesced reboot; empty when
+        /// everything is runtime.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        boot_args: Vec<String>,
+        /// How boot arguments are written: `grub.d` or `grubby`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        writer: Option<String>,
+        /// Files that make the change persistent: the tmpfiles.d(5) lines for the runtime
+        /// pools, the `/etc/default/grub.d` file for the boot arguments (`grub.d` writer).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        persist: Vec<FileWrite>,
     },
     /// Change the kernel command line (applies on the coalesced reboot).
     KernelArgs {
@@ -179,21 +226,44 @@ pub enum Op {
         add: Vec<String>,
         /// Arguments to remove.
         remove: Vec<String>,
+        /// How: `grubby` (`--update-kernel=ALL --args --remove-args`), or `grub.d` (the
+        /// spec's arguments in `file`, removed arguments deleted from the
+        /// `GRUB_CMDLINE_LINUX*` assignments of `/etc/default/grub` and its other
+        /// `grub.d/*.cfg` files, then `update-grub` or `grub-mkconfig`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        writer: Option<String>,
+        /// The `grub.d` file holding the spec's arguments (`grub.d` writer).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file: Option<FileWrite>,
     },
     /// Set sysctl keys persistently (`/etc/sysctl.d`) and at runtime.
     Sysctl {
         /// Key -> value.
         values: BTreeMap<String, Value>,
+        /// The sysctl.d(5) file holding every sysctl of the spec (applied at boot by
+        /// systemd-sysctl).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        persist: Option<FileWrite>,
     },
-    /// Set sysfs paths (persisted through a unit).
+    /// Set sysfs paths now and on every boot (tmpfiles.d(5) `w` lines).
     Sysfs {
         /// Path -> value.
         values: BTreeMap<String, Value>,
+        /// The tmpfiles.d(5) file holding every sysfs path of the spec.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        persist: Option<FileWrite>,
     },
-    /// Set OS tunables (transparent hugepages, CPU governor, KSM).
+    /// Set OS tunables (transparent hugepages, CPU governor, KSM) through sysfs, now and on
+    /// every boot.
     Tunables {
         /// Tunable -> value.
         values: BTreeMap<String, Value>,
+        /// sysfs path (a glob for per-CPU files) -> the text written.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        writes: BTreeMap<String, String>,
+        /// The tmpfiles.d(5) file holding every tunable of the spec.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        persist: Option<FileWrite>,
     },
     /// Bind devices or VFs to vfio-pci.
     Vfio {
@@ -207,6 +277,11 @@ pub enum Op {
         /// How they are delivered (`ssh-seed`, `virtual-media`, ...), as the spec says.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         delivery: Option<String>,
+        /// The instance id of the new seed's `meta-data` when bmfleet writes it (the spec
+        /// has no `meta-data`): `iid-bmfleet-<host>-<first 12 hex of the documents'
+        /// SHA-256>`, new whenever a document changes, so cloud-init runs on the next boot.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        instance_id: Option<String>,
     },
 }
 
@@ -296,11 +371,22 @@ impl Op {
                 Some(n) => format!("set {pf} sriov_numvfs to {n} (0 first, then {n})"),
                 None => format!("set the VFs of {pf}"),
             },
-            Op::Hugepages { settings } => format!(
-                "reserve hugepages ({})",
-                settings.keys().cloned().collect::<Vec<_>>().join(", ")
-            ),
-            Op::KernelArgs { add, remove } => {
+            Op::Hugepages {
+                settings,
+                runtime,
+                boot_args,
+                ..
+            } => {
+                let keys = settings.keys().cloned().collect::<Vec<_>>().join(", ");
+                let how = match (runtime.is_empty(), boot_args.is_empty()) {
+                    (false, true) => " now, checked per NUMA node",
+                    (true, false) => " at boot (kernel args, applies on the next reset)",
+                    (false, false) => " now and at boot (kernel args)",
+                    (true, true) => "",
+                };
+                format!("reserve hugepages ({keys}){how}")
+            }
+            Op::KernelArgs { add, remove, .. } => {
                 let mut parts = Vec::new();
                 if !add.is_empty() {
                     parts.push(format!("add {}", add.join(" ")));
@@ -310,11 +396,13 @@ impl Op {
                 }
                 format!("kernel args: {}", parts.join("; "))
             }
-            Op::Sysctl { values } => format!("set {}", plural(values.len(), "sysctl", "sysctls")),
-            Op::Sysfs { values } => {
+            Op::Sysctl { values, .. } => {
+                format!("set {}", plural(values.len(), "sysctl", "sysctls"))
+            }
+            Op::Sysfs { values, .. } => {
                 format!("set {}", plural(values.len(), "sysfs path", "sysfs paths"))
             }
-            Op::Tunables { values } => {
+            Op::Tunables { values, .. } => {
                 format!("set {}", plural(values.len(), "tunable", "tunables"))
             }
             Op::Vfio { settings } => format!(
@@ -324,6 +412,7 @@ impl Op {
             Op::CloudInit {
                 documents,
                 delivery,
+                ..
             } => {
                 let names: Vec<&str> = documents.iter().map(|d| d.name.as_str()).collect();
                 let how = delivery

@@ -364,6 +364,9 @@ fn takes_effect(kind: ResourceKind, key: &str) -> &'static str {
         (ResourceKind::Boot, "BootSourceOverrideMode") => "applies on the next reset",
         (ResourceKind::Boot, _) => "used by the next boot",
         (ResourceKind::Power, _) => "the host goes down or comes up",
+        (ResourceKind::Hugepages, k) if !super::os_files::hugepage_key_needs_reboot(k) => {
+            "set now through sysfs and checked per NUMA node"
+        }
         (ResourceKind::KernelArgs | ResourceKind::Hugepages, _) => "applies on the next reset",
         _ => "applied live",
     }

@@ -13,7 +13,7 @@
 //! | `host/<h>/network/<iface>/sr-iov`     | `sr-iov`      | `total-vfs`, `vfs[3].trust`                       | link-flap (`drivers-autoprobe`: none) |
 //! | `host/<h>/routes`, `host/<h>/dns`     | `routes`, `dns` | `config`, `server`, `search`                    | link-flap / none |
 //! | `host/<h>/os/kernel-args`             | `kernel-args` | `args`                                            | reboot |
-//! | `host/<h>/os/hugepages`               | `hugepages`   | `defaultSize`, `pages.1G.node0`, `pages.2M`       | reboot |
+//! | `host/<h>/os/hugepages`               | `hugepages`   | `defaultSize`, `pages.1G.node0`, `pages.2M`       | reboot (default size, pools of 1G and more); none (smaller pools, set at runtime) |
 //! | `host/<h>/os/sysctl`                  | `sysctl`      | one per key                                       | none |
 //! | `host/<h>/os/tunables`                | `tunables`    | `transparentHugepages`, `cpuGovernor`, `ksm`      | none |
 //! | `host/<h>/os/sysfs`                   | `sysfs`       | one per path                                      | none |
@@ -428,7 +428,14 @@ pub fn flatten(host: &Host, files: &DataFiles) -> Vec<Resource> {
                     Some(n) => format!("pages.{}.node{n}", p.size),
                     None => format!("pages.{}", p.size),
                 };
-                r.put(key, json!(p.count), Disruption::Reboot);
+                // Pools below 1G are set at runtime (and checked per NUMA node); gigantic
+                // pools are reserved at boot.
+                let d = if super::os_files::hugepage_key_needs_reboot(&key) {
+                    Disruption::Reboot
+                } else {
+                    Disruption::None
+                };
+                r.put(key, json!(p.count), d);
             }
             push_nonempty(&mut out, r);
         }

@@ -8,7 +8,8 @@
 
 use super::address::Address;
 use super::observed::{Observation, ObservedHost};
-use super::op::{ContentRef, Controller, Op, OpValue, ResetStep, SecretRef};
+use super::op::{ContentRef, Controller, FileWrite, Op, OpValue, ResetStep, SecretRef};
+use super::os_files;
 use super::resource::{DataFiles, Resource, ResourceKind};
 use super::value::sha256_json;
 use crate::spec::Host;
@@ -113,21 +114,71 @@ pub fn op_for(ctx: &Context<'_>, r: &Resource, keys: &[&str], obs: &Observation)
                 .filter(|s| !s.vfs.is_empty())
                 .and_then(|s| serde_json::to_value(&s.vfs).ok())
                 .unwrap_or(Value::Null);
+            let num_vfs = desired("total-vfs").and_then(|v| v.as_u64());
+            // The VF settings live in the same boot unit as the count, so the unit needs
+            // the count: the spec's, else the one observed.
+            let count = num_vfs.or_else(|| obs.current("total-vfs").and_then(Value::as_u64));
             Op::SriovNumVfs {
+                persist: count.map(|n| os_files::sriov_unit(&pf, n, &vfs)),
                 pf,
-                num_vfs: desired("total-vfs").and_then(|v| v.as_u64()),
+                num_vfs,
                 vfs,
+                total_vfs: obs.current("sriov_totalvfs").and_then(Value::as_u64),
             }
         }
-        ResourceKind::Hugepages => Op::Hugepages { settings: map_of() },
+        ResourceKind::Hugepages => {
+            let w = os_files::hugepage_writes(ctx.host, keys);
+            let writer = obs.capabilities.writer.clone();
+            let mut persist: Vec<FileWrite> = w.tmpfiles.into_iter().collect();
+            if !w.boot_args.is_empty() && writer.as_deref() == Some("grub.d") {
+                persist.push(os_files::grub_d_file(
+                    os_files::HUGEPAGES_GRUB_FILE,
+                    "os.hugepages (the default size and pools of 1G and more)",
+                    &w.boot_args,
+                ));
+            }
+            Op::Hugepages {
+                settings: map_of(),
+                runtime: w.runtime,
+                writer: (!w.boot_args.is_empty()).then_some(writer).flatten(),
+                boot_args: w.boot_args,
+                persist,
+            }
+        }
         ResourceKind::KernelArgs => {
             let want = string_list(desired("args").as_ref());
             let have = string_list(obs.current("args"));
-            kernel_args_op(&want, &have)
+            let (add, remove) = kernel_args_change(&want, &have);
+            let writer = obs.capabilities.writer.clone();
+            let file = (writer.as_deref() == Some("grub.d"))
+                .then(|| os_files::grub_d_file(os_files::KERNEL_ARGS_FILE, "os.kernelArgs", &want));
+            Op::KernelArgs {
+                add,
+                remove,
+                writer,
+                file,
+            }
         }
-        ResourceKind::Sysctl => Op::Sysctl { values: map_of() },
-        ResourceKind::Sysfs => Op::Sysfs { values: map_of() },
-        ResourceKind::Tunables => Op::Tunables { values: map_of() },
+        ResourceKind::Sysctl => Op::Sysctl {
+            values: map_of(),
+            persist: os_files::sysctl_file(ctx.host),
+        },
+        ResourceKind::Sysfs => Op::Sysfs {
+            values: map_of(),
+            persist: os_files::sysfs_file(ctx.host),
+        },
+        ResourceKind::Tunables => {
+            let values = map_of();
+            let writes = values
+                .iter()
+                .filter_map(|(k, v)| os_files::tunable_write(k, v))
+                .collect();
+            Op::Tunables {
+                values,
+                writes,
+                persist: os_files::tunables_file(ctx.host),
+            }
+        }
         ResourceKind::Vfio => Op::Vfio { settings: map_of() },
         ResourceKind::CloudInit => cloud_init_op(ctx),
         // Synthetic kinds never carry settings; the reset is built by [`reset`].
@@ -153,14 +204,14 @@ fn arg_key(arg: &str) -> &str {
 /// Kernel args as added and removed arguments: a desired argument missing from the current
 /// command line is added; a current argument with the same key and another value is removed.
 /// Arguments the spec does not mention are left alone.
-fn kernel_args_op(want: &[String], have: &[String]) -> Op {
+fn kernel_args_change(want: &[String], have: &[String]) -> (Vec<String>, Vec<String>) {
     let add: Vec<String> = want.iter().filter(|a| !have.contains(a)).cloned().collect();
     let remove: Vec<String> = have
         .iter()
         .filter(|h| !want.contains(h) && want.iter().any(|w| arg_key(w) == arg_key(h)))
         .cloned()
         .collect();
-    Op::KernelArgs { add, remove }
+    (add, remove)
 }
 
 fn allowed(types: &[String], t: &str) -> bool {
@@ -322,9 +373,10 @@ fn cloud_init_op(ctx: &Context<'_>) -> Op {
         return Op::CloudInit {
             documents: Vec::new(),
             delivery: None,
+            instance_id: None,
         };
     };
-    let documents = [
+    let documents: Vec<ContentRef> = [
         ("user-data", &ci.user_data),
         ("meta-data", &ci.meta_data),
         ("network-config", &ci.network_config),
@@ -332,8 +384,16 @@ fn cloud_init_op(ctx: &Context<'_>) -> Op {
     .into_iter()
     .filter_map(|(name, src)| src.as_ref().map(|s| content_ref(name, s, ctx.files)))
     .collect();
+    let instance_id = ci.meta_data.is_none().then(|| {
+        let digests: Vec<&str> = documents
+            .iter()
+            .map(|d| d.sha256.as_deref().unwrap_or("unreadable"))
+            .collect();
+        os_files::instance_id(&ctx.host.name, &digests)
+    });
     Op::CloudInit {
         documents,
+        instance_id,
         delivery: ci
             .delivery
             .as_ref()
@@ -349,16 +409,13 @@ mod tests {
     #[test]
     fn kernel_args_are_added_and_removed_by_key() {
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        let op = kernel_args_op(
+        let change = kernel_args_change(
             &s(&["hugepages=64", "iommu=pt", "quiet"]),
             &s(&["quiet", "hugepages=32", "console=ttyS0"]),
         );
         assert_eq!(
-            op,
-            Op::KernelArgs {
-                add: s(&["hugepages=64", "iommu=pt"]),
-                remove: s(&["hugepages=32"]),
-            }
+            change,
+            (s(&["hugepages=64", "iommu=pt"]), s(&["hugepages=32"]))
         );
     }
 

@@ -329,6 +329,7 @@ impl OpsRig {
             allow_dirty,
             parallelism: Some(8),
             source: self.source(&fleet),
+            os: bmfleet::ops::OsSource::Skip("not read in this test".into()),
             poll_interval: Duration::from_millis(10),
         };
         bmfleet::ops::apply_plan(&fleet, &self.dir, &req, Arc::new(NullReporter))
@@ -409,6 +410,7 @@ async fn a_plan_with_os_steps_is_refused_naming_them_before_any_request() {
         disruption: bmfleet::plan::resource::Disruption::None,
         op: Op::Sysctl {
             values: [("vm.swappiness".to_string(), serde_json::json!(10))].into(),
+            persist: None,
         },
         precondition: None,
     });

@@ -1,0 +1,240 @@
+#!/bin/sh
+# bmfleet OS writer: the functions every OS step's script is made of. src/os/write/mod.rs
+# sends this file followed by the calls of one step (their arguments single-quoted, file
+# contents as base64 here-documents) in one round trip (`ssh host sh -s < script`).
+#
+# POSIX sh (dash, busybox ash, bash); needs base64, cmp, awk, mkdir, mv, chmod (coreutils,
+# diffutils or busybox). Writes only what the step's op names.
+#
+# Exit status: 0 done (stdout: one line per thing done: `wrote PATH`, `unchanged PATH`,
+# `set PATH VALUE`, `ran COMMAND`); 3 refused before anything was changed; 4 failed after
+# something may have changed. The reason is the last stderr line, prefixed `bmfleet: `.
+#
+# BMFLEET_SYSROOT (default empty): a directory prepended to every path, for tests and the
+# simulator. In sysroot mode commands are not run but recorded, one per line, in
+# $BMFLEET_SYSROOT/run/bmfleet/commands.log, and kernel files behave as a kernel's would in the
+# two ways the tests need: a non-zero to non-zero write to `sriov_numvfs` fails (EBUSY), and a
+# write of N to a file F is capped at the number in $BMFLEET_SYSROOT/.kernel-max/F when that
+# exists (a hugepage pool that memory fragmentation keeps short).
+set -u
+LC_ALL=C
+export LC_ALL
+umask 022
+
+R=${BMFLEET_SYSROOT:-}
+R=${R%/}
+CHANGED=0
+
+refuse() {
+	printf 'bmfleet: %s\n' "$*" >&2
+	if [ "$CHANGED" = 0 ]; then exit 3; fi
+	exit 4
+}
+
+die() {
+	printf 'bmfleet: %s\n' "$*" >&2
+	exit 4
+}
+
+# run COMMAND ARGS...: runs a command (its stderr is kept for the error), or records it in
+# sysroot mode.
+run() {
+	if [ -n "$R" ]; then
+		mkdir -p "$R/run/bmfleet" || die "cannot record a command under $R/run/bmfleet"
+		printf '%s\n' "$*" >>"$R/run/bmfleet/commands.log" || die "cannot record a command"
+	else
+		CHANGED=1
+		"$@" || die "\`$*\` failed with status $?"
+	fi
+	printf 'ran %s\n' "$*"
+}
+
+# has COMMAND: whether COMMAND is installed (in sysroot mode: a marker file under usr/sbin,
+# usr/bin, sbin or bin).
+has() {
+	if [ -n "$R" ]; then
+		for d in usr/sbin usr/bin sbin bin; do
+			[ -e "$R/$d/$1" ] && return 0
+		done
+		return 1
+	fi
+	command -v "$1" >/dev/null 2>&1
+}
+
+# put PATH MODE: writes the base64 text on stdin to PATH with MODE, atomically (a temporary
+# file in the same directory, then a rename); leaves a file that already holds it alone.
+put() {
+	f="$R$1"
+	d=${f%/*}
+	mkdir -p "$d" || refuse "cannot create the directory of $1"
+	tmp="$f.bmfleet-new"
+	base64 -d >"$tmp" || {
+		rm -f "$tmp"
+		refuse "cannot write $1"
+	}
+	if [ -f "$f" ] && cmp -s "$tmp" "$f"; then
+		rm -f "$tmp"
+		chmod "$2" "$f" || refuse "cannot set the mode of $1"
+		printf 'unchanged %s\n' "$1"
+		return 0
+	fi
+	chmod "$2" "$tmp" || refuse "cannot set the mode of $1"
+	CHANGED=1
+	mv -f "$tmp" "$f" || die "cannot rename the new $1 into place"
+	printf 'wrote %s\n' "$1"
+}
+
+# kwrite PATH VALUE: writes VALUE to a kernel file (procfs, sysfs) that must exist.
+kwrite() {
+	f="$R$1"
+	[ -e "$f" ] || refuse "$1 does not exist on this host"
+	v=$2
+	if [ -n "$R" ]; then
+		case $1 in
+		*/sriov_numvfs)
+			cur=$(cat "$f")
+			if [ "$cur" != 0 ] && [ "$v" != 0 ]; then
+				die "cannot write $v to $1: Device or resource busy (write 0 first)"
+			fi
+			;;
+		esac
+		if [ -f "$R/.kernel-max$1" ]; then
+			max=$(cat "$R/.kernel-max$1")
+			if [ "$v" -gt "$max" ] 2>/dev/null; then v=$max; fi
+		fi
+	fi
+	CHANGED=1
+	printf '%s\n' "$v" >"$f" || die "cannot write $2 to $1"
+	printf 'set %s %s\n' "$1" "$2"
+}
+
+# kwrite_all GLOB VALUE: kwrite to every file GLOB matches (one per CPU); at least one.
+kwrite_all() {
+	n=0
+	for f in "$R"$1; do
+		[ -e "$f" ] || continue
+		kwrite "${f#"$R"}" "$2"
+		n=$((n + 1))
+	done
+	[ "$n" -gt 0 ] || refuse "no file matches $1 on this host"
+}
+
+# sriov_numvfs PF N: sets the PF's VF count: 0 first, then N (a non-zero to non-zero write
+# fails with EBUSY); refuses N above sriov_totalvfs; waits (30 s at most) for the VFs.
+sriov_numvfs() {
+	dev="/sys/class/net/$1/device"
+	[ -e "$R$dev/sriov_totalvfs" ] || refuse "$1 has no SR-IOV ($dev/sriov_totalvfs is missing)"
+	total=$(cat "$R$dev/sriov_totalvfs")
+	if [ "$2" -gt "$total" ]; then
+		refuse "$1: $2 VFs asked, the device offers at most $total (sriov_totalvfs)"
+	fi
+	cur=$(cat "$R$dev/sriov_numvfs")
+	if [ "$cur" = "$2" ]; then
+		printf 'unchanged %s %s\n' "$dev/sriov_numvfs" "$2"
+		return 0
+	fi
+	if [ "$cur" != 0 ]; then kwrite "$dev/sriov_numvfs" 0; fi
+	if [ "$2" != 0 ]; then kwrite "$dev/sriov_numvfs" "$2"; fi
+	[ -z "$R" ] || return 0
+	i=0
+	while [ "$i" -lt 30 ]; do
+		n=0
+		for v in "$dev"/virtfn*; do
+			[ -e "$v" ] && n=$((n + 1))
+		done
+		[ "$n" -ge "$2" ] && break
+		sleep 1
+		i=$((i + 1))
+	done
+	[ "$n" -ge "$2" ] || die "$1: $n of $2 VFs appeared within 30 s"
+	if command -v udevadm >/dev/null 2>&1; then
+		udevadm settle --timeout=30 || die "udevadm settle did not finish within 30 s"
+	fi
+	printf 'waited for %s VFs of %s\n' "$2" "$1"
+}
+
+# hugepages SIZE_KB NODE PAGES: sets a pool (NODE `-`: the size's global pool) and reads back
+# what the kernel allocated; a shortfall is collected in SHORT and reported by hugepages_done.
+SHORT=''
+hugepages() {
+	if [ "$2" = - ]; then
+		p="/sys/kernel/mm/hugepages/hugepages-$1kB/nr_hugepages"
+		where="in total"
+	else
+		p="/sys/devices/system/node/node$2/hugepages/hugepages-$1kB/nr_hugepages"
+		where="on node $2"
+	fi
+	kwrite "$p" "$3"
+	got=$(cat "$R$p")
+	if [ "$got" -lt "$3" ] 2>/dev/null; then
+		SHORT="$SHORT${SHORT:+; }$got of $3 pages of $1 kB $where"
+	fi
+}
+
+hugepages_done() {
+	if [ -n "$SHORT" ]; then
+		die "the kernel allocated fewer hugepages than asked (free memory is fragmented): $SHORT; the pools are left as allocated"
+	fi
+}
+
+# grub_remove ARG: deletes the whole word ARG from the GRUB_CMDLINE_LINUX and
+# GRUB_CMDLINE_LINUX_DEFAULT assignments of /etc/default/grub and the grub.d files that
+# bmfleet does not own.
+grub_remove() {
+	for f in "$R/etc/default/grub" "$R"/etc/default/grub.d/*.cfg; do
+		[ -f "$f" ] || continue
+		case $f in */90-bmfleet.cfg | */91-bmfleet-hugepages.cfg) continue ;; esac
+		BMFLEET_ARG=$1 awk '
+			BEGIN { a = ENVIRON["BMFLEET_ARG"]; n = length(a) }
+			/^[ \t]*(export[ \t]+)?GRUB_CMDLINE_LINUX(_DEFAULT)?=/ {
+				out = ""; s = $0
+				while ((i = index(s, a)) > 0) {
+					before = (i == 1) ? "" : substr(s, i - 1, 1)
+					after = substr(s, i + n, 1)
+					if ((before == " " || before == "\"" || before == "'\''" || before == "=") &&
+					    (after == "" || after == " " || after == "\"" || after == "'\''")) {
+						out = out substr(s, 1, i - 1)
+						s = substr(s, i + n)
+						if (substr(s, 1, 1) == " ") s = substr(s, 2)
+						else if (substr(out, length(out), 1) == " ") out = substr(out, 1, length(out) - 1)
+					} else {
+						out = out substr(s, 1, i + n - 1)
+						s = substr(s, i + n)
+					}
+				}
+				print out s; next
+			}
+			{ print }
+		' "$f" >"$f.bmfleet-new" || refuse "cannot read ${f#"$R"}"
+		if cmp -s "$f" "$f.bmfleet-new"; then
+			rm -f "$f.bmfleet-new"
+		else
+			CHANGED=1
+			mv -f "$f.bmfleet-new" "$f" || die "cannot rewrite ${f#"$R"}"
+			printf 'removed %s from %s\n' "$1" "${f#"$R"}"
+		fi
+	done
+}
+
+# grub_update: regenerates the GRUB configuration.
+grub_update() {
+	if has update-grub; then
+		run update-grub
+	elif has grub2-mkconfig; then
+		run grub2-mkconfig -o /boot/grub2/grub.cfg
+	elif has grub-mkconfig; then
+		run grub-mkconfig -o /boot/grub/grub.cfg
+	else
+		die "no update-grub, grub2-mkconfig or grub-mkconfig: the boot configuration was not regenerated"
+	fi
+}
+
+# unit_enable UNIT: reloads systemd and enables UNIT.
+unit_enable() {
+	if [ -n "$R" ] || command -v systemctl >/dev/null 2>&1; then
+		run systemctl daemon-reload
+		run systemctl enable "$1"
+	else
+		die "no systemctl: $1 was written but cannot be enabled"
+	fi
+}
