@@ -133,7 +133,15 @@ impl OsProvider {
         let mut tries = 0u64;
         loop {
             tries += 1;
-            let last = match transport.run_script("exit 0\n", &[]).await {
+            // Through the local transport the writer's `sysroot_boot` stands in for the
+            // boot (it does nothing on a real host).
+            let script = match transport {
+                Transport::Local { .. } => {
+                    format!("{}\nsysroot_boot\n", super::write::WRITE_SCRIPT)
+                }
+                Transport::Ssh(_) => "exit 0\n".to_string(),
+            };
+            let last = match transport.run_script(&script, &[]).await {
                 Ok(_) => {
                     return Ok(StepOutcome {
                         requests: tries,

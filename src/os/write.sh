@@ -238,3 +238,97 @@ unit_enable() {
 		die "no systemctl: $1 was written but cannot be enabled"
 	fi
 }
+
+# size_kb SIZE: a page size (2M, 1G, 2048k) in kB.
+size_kb() {
+	case $1 in
+	*[Gg]) echo $((${1%?} * 1048576)) ;;
+	*[Mm]) echo $((${1%?} * 1024)) ;;
+	*[Kk]) echo "${1%?}" ;;
+	*) echo "$1" ;;
+	esac
+}
+
+# sysroot_boot: in sysroot mode only, what a reboot does to the files the probe reads (the
+# local transport's stand-in for a real boot, run by await-os): /proc/cmdline from the GRUB
+# configuration (sourced, as grub-mkconfig does), hugepage pools and the default size from
+# those arguments, and cloud-init taking a NoCloud seed whose instance id is new. On a real
+# host it does nothing.
+sysroot_boot() {
+	[ -n "$R" ] || return 0
+	if [ -f "$R/etc/default/grub" ]; then
+		GRUB_CMDLINE_LINUX=''
+		GRUB_CMDLINE_LINUX_DEFAULT=''
+		# shellcheck disable=SC1090,SC1091
+		. "$R/etc/default/grub"
+		for f in "$R"/etc/default/grub.d/*.cfg; do
+			# shellcheck disable=SC1090
+			[ -f "$f" ] && . "$f"
+		done
+		head=''
+		read -r old_cmdline <"$R/proc/cmdline" || old_cmdline=''
+		for w in $old_cmdline; do
+			case $w in BOOT_IMAGE=* | root=* | ro | rw) head="$head${head:+ }$w" ;; esac
+		done
+		line="$head $GRUB_CMDLINE_LINUX $GRUB_CMDLINE_LINUX_DEFAULT"
+		# shellcheck disable=SC2086
+		set -- $line
+		printf '%s\n' "$*" >"$R/proc/cmdline"
+		sz=''
+		for w in "$@"; do
+			case $w in
+			default_hugepagesz=*)
+				kb=$(size_kb "${w#*=}")
+				sed "s/^Hugepagesize:.*/Hugepagesize:    $kb kB/" "$R/proc/meminfo" >"$R/proc/meminfo.new" &&
+					mv "$R/proc/meminfo.new" "$R/proc/meminfo"
+				;;
+			hugepagesz=*) sz=$(size_kb "${w#*=}") ;;
+			hugepages=*)
+				[ -n "$sz" ] || continue
+				v=${w#*=}
+				nodes=0
+				for d in "$R"/sys/devices/system/node/node[0-9]*; do
+					[ -d "$d" ] && nodes=$((nodes + 1))
+				done
+				[ "$nodes" -gt 0 ] || nodes=1
+				case $v in
+				*:*)
+					total=0
+					for nc in $(printf '%s\n' "$v" | tr ',' ' '); do
+						n=${nc%%:*}
+						c=${nc#*:}
+						f="$R/sys/devices/system/node/node$n/hugepages/hugepages-${sz}kB/nr_hugepages"
+						[ -f "$f" ] && printf '%s\n' "$c" >"$f"
+						total=$((total + c))
+					done
+					;;
+				*)
+					total=$v
+					i=0
+					while [ "$i" -lt "$nodes" ]; do
+						c=$((v / nodes))
+						[ "$i" -lt $((v % nodes)) ] && c=$((c + 1))
+						f="$R/sys/devices/system/node/node$i/hugepages/hugepages-${sz}kB/nr_hugepages"
+						[ -f "$f" ] && printf '%s\n' "$c" >"$f"
+						i=$((i + 1))
+					done
+					;;
+				esac
+				f="$R/sys/kernel/mm/hugepages/hugepages-${sz}kB/nr_hugepages"
+				[ -f "$f" ] && printf '%s\n' "$total" >"$f"
+				;;
+			esac
+		done
+	fi
+	seed="$R/var/lib/cloud/seed/nocloud"
+	if [ -f "$seed/meta-data" ]; then
+		id=$(sed -n 's/^instance-id:[ ]*//p' "$seed/meta-data" | head -n 1)
+		old=$(cat "$R/var/lib/cloud/data/instance-id" 2>/dev/null || true)
+		if [ -n "$id" ] && [ "$id" != "$old" ]; then
+			mkdir -p "$R/var/lib/cloud/data" "$R/var/lib/cloud/instance"
+			printf '%s\n' "$id" >"$R/var/lib/cloud/data/instance-id"
+			[ -f "$seed/user-data" ] && cp "$seed/user-data" "$R/var/lib/cloud/instance/user-data.txt"
+		fi
+	fi
+	printf 'booted %s\n' "$R"
+}

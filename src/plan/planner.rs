@@ -85,9 +85,12 @@ pub fn plan(
             let e = &mut evals[at];
             if node.kind == ResourceKind::Reboot {
                 if let Some(step) = e.reboot.take() {
+                    // Steps in the OS that follow the reset need the OS back first, and so
+                    // does the re-read that verifies OS steps made before it (kernel args,
+                    // boot-time hugepages, a cloud-init seed: the reset applies them).
+                    let os_before = e.host.steps.iter().any(|s| s.kind.in_os());
                     e.host.steps.push(step);
-                    // Steps in the OS that follow the reset need the OS back first.
-                    if e.write_steps.keys().any(|a| a.kind.in_os()) {
+                    if os_before || e.write_steps.keys().any(|a| a.kind.in_os()) {
                         e.host.steps.push(rules::await_os(&e.host.name));
                     }
                 }

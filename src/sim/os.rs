@@ -799,6 +799,8 @@ impl HostOs {
         w.file("usr/lib/systemd/systemd-networkd", "")?;
         w.file("run/systemd/units/invocation:systemd-networkd.service", "")?;
         w.file("usr/bin/cloud-init", "")?;
+        // GRUB's tools, as on a Debian host (the writer records `update-grub`).
+        w.file("usr/sbin/update-grub", "")?;
         w.file(
             "var/lib/cloud/data/instance-id",
             &format!("{}\n", instance_id(&self.host)),

@@ -351,3 +351,102 @@ async fn sriov_counts_go_through_zero_and_a_count_above_totalvfs_is_refused() {
         "12\n"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kernel_args_boot_hugepages_and_cloud_init_apply_on_the_reboot() {
+    let fleet = bmfleet::spec::load::load_dir(Path::new(FLEET)).unwrap();
+    let hosts = hosts_of(&fleet, &["r1-d01"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let seeded = bmfleet::sim::os::write_sysroots(
+        &hosts,
+        &fleet.data_files,
+        tmp.path(),
+        Seeding {
+            seed: 3,
+            drift_rate: 0.0,
+            factory_rate: 0.0,
+        },
+    )
+    .unwrap();
+    let d01 = seeded.roots["r1-d01"].clone();
+    // Drift: iommu=pt gone from the GRUB file and the running kernel, half the 1G pages
+    // missing, other user-data in the seed and in the instance.
+    let grub = read(&d01, "etc/default/grub.d/60-bmfleet.cfg").replace(" iommu=pt", "");
+    write(&d01, "etc/default/grub.d/60-bmfleet.cfg", &grub);
+    let cmdline = read(&d01, "proc/cmdline").replace(" iommu=pt", "");
+    write(&d01, "proc/cmdline", &cmdline);
+    write(
+        &d01,
+        "sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages",
+        "32\n",
+    );
+    write(
+        &d01,
+        "var/lib/cloud/seed/nocloud/user-data",
+        "#cloud-config\n{}\n",
+    );
+    write(
+        &d01,
+        "var/lib/cloud/instance/user-data.txt",
+        "#cloud-config\n{}\n",
+    );
+    let sim = start_sim(&hosts).await;
+    let providers = providers(&sim, &fleet, &hosts, &seeded.roots);
+    let first = plan_now(&fleet, &hosts, &providers).await;
+    let ops = ops_of(&first, "r1-d01");
+    assert!(
+        ops.iter().any(|o| matches!(o, Op::KernelArgs { writer: Some(w), file: Some(f), add, .. } if w == "grub.d" && f.path == "/etc/default/grub.d/90-bmfleet.cfg" && add == &["iommu=pt".to_string()])),
+        "{ops:#?}"
+    );
+    assert!(
+        ops.iter().any(|o| matches!(o, Op::Hugepages { boot_args, .. } if boot_args.join(" ") == "default_hugepagesz=1G hugepagesz=1G hugepages=64")),
+        "{ops:#?}"
+    );
+    assert!(
+        ops.iter().any(|o| matches!(o, Op::CloudInit { instance_id: Some(id), .. } if id.starts_with("iid-bmfleet-r1-d01-"))),
+        "{ops:#?}"
+    );
+    assert!(
+        ops.iter().any(|o| matches!(o, Op::Reset { .. })),
+        "{ops:#?}"
+    );
+    assert!(
+        ops.iter().any(|o| matches!(o, Op::AwaitOs { .. })),
+        "{ops:#?}"
+    );
+    let report = execute(
+        &first,
+        &hosts,
+        &fleet.data_files,
+        &providers,
+        &ExecuteOptions {
+            parallelism: 4,
+            poll_interval: Duration::from_millis(10),
+        },
+        Arc::new(NullReporter),
+    )
+    .await
+    .unwrap();
+    let h = &report.hosts[0];
+    assert!(
+        matches!(h.outcome, HostOutcome::Succeeded),
+        "{:?}\n{:#?}",
+        h.outcome,
+        h.steps
+    );
+    assert_eq!(h.resets, 1);
+    assert!(read(&d01, "proc/cmdline").contains(" iommu=pt"));
+    let log = read(&d01, "run/bmfleet/commands.log");
+    assert!(log.contains("update-grub"), "{log}");
+    let meta = read(&d01, "var/lib/cloud/seed/nocloud/meta-data");
+    assert!(
+        meta.starts_with("instance-id: iid-bmfleet-r1-d01-"),
+        "{meta}"
+    );
+    let second = plan_now(&fleet, &hosts, &providers).await;
+    assert!(
+        !second.hosts[0].has_changes(),
+        "{:#?}",
+        second.hosts[0].steps
+    );
+}

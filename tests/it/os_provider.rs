@@ -146,7 +146,7 @@ fn sr_iov_vf_count_and_per_node_hugepage_shortfall_from_the_fixtures() {
         &[],
         settings(json!({
             "network": {"interfaces": [{"name": "enp1s0", "type": "ethernet",
-                "ethernet": {"sr-iov": {"total-vfs": 8}}}]}
+                "ethernet": {"sr-iov": {"total-vfs": 6}}}]}
         })),
     );
     let p = plan_os(&h, "sriov");
@@ -154,7 +154,29 @@ fn sr_iov_vf_count_and_per_node_hugepage_shortfall_from_the_fixtures() {
     assert_eq!(c.len(), 1, "{c:#?}");
     assert_eq!(c[0].setting, "total-vfs");
     assert_eq!(c[0].before, Some(json!(4)));
-    assert_eq!(c[0].after, Some(json!(8)));
+    assert_eq!(c[0].after, Some(json!(6)));
+    let op = &p.hosts[0].steps[0].op;
+    assert!(
+        matches!(op, bmfleet::plan::op::Op::SriovNumVfs { num_vfs: Some(6), total_vfs: Some(7), persist: Some(_), .. }),
+        "{op:#?}"
+    );
+
+    // More VFs than the device offers (sriov_totalvfs 2, 8 asked): an error for the host
+    // when planning, not a failed write later.
+    let h = host(
+        "g1",
+        &[],
+        &[],
+        settings(json!({
+            "network": {"interfaces": [{"name": "ens1f0", "type": "ethernet",
+                "ethernet": {"sr-iov": {"total-vfs": 8}}}]}
+        })),
+    );
+    let p = plan_os(&h, "sriov-short");
+    let e = p.hosts[0].error.as_ref().expect("a host error");
+    assert_eq!(e.code, "bmfleet::os::sriov_totalvfs");
+    assert!(e.message.contains("at most 2 (sriov_totalvfs)"), "{}", e.message);
+    assert!(p.hosts[0].steps.is_empty());
 
     // 1G pages: 4 on node 0 as asked, 2 of 4 on node 1 (fragmentation): the shortfall is a
     // change on that node, not hidden in the total.
