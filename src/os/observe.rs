@@ -52,6 +52,11 @@ pub fn observe(
     resources: &[Resource],
     endpoint: &str,
 ) -> BTreeMap<Address, Result<Observation, ReadError>> {
+    let read_only = probe.uid.filter(|u| *u != 0).map(|u| {
+        format!(
+            "the OS was read as uid {u}, not root: bmfleet writes /etc, /proc/sys and /sys as root; log in as root or set os.ssh.sudo: true (sudo -n, without a password)"
+        )
+    });
     resources
         .iter()
         .filter_map(|r| {
@@ -68,6 +73,10 @@ pub fn observe(
                 ResourceKind::CloudInit => Ok(cloud_init(probe, r)),
                 _ => return None,
             };
+            let obs = obs.map(|mut o| {
+                o.capabilities.read_only.clone_from(&read_only);
+                o
+            });
             Some((r.address.clone(), obs))
         })
         .collect()

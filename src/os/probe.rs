@@ -112,6 +112,9 @@ pub enum ProbeError {
 pub struct Probe {
     /// Whether the script ran against a sysroot directory (the `local` transport).
     pub sysroot: bool,
+    /// The user id the probe ran as (`id -u`; 0 through `sudo`); `None` in sysroot mode or
+    /// when `id` is missing. bmfleet writes `/etc`, `/proc/sys` and `/sys` as root.
+    pub uid: Option<u32>,
     /// Links by name from `ip -j -d link`; `None` when `ip` is missing or its output could
     /// not be read (see [`Probe::errors`]): the host's network is then not observed.
     pub links: Option<BTreeMap<String, Link>>,
@@ -349,6 +352,7 @@ struct Raw {
     // `probe_version` is checked before (see `Probe::parse`).
     #[serde(default)]
     sysroot: bool,
+    uid: Option<u32>,
     os_release: Option<String>,
     cmdline: Option<String>,
     ip: Option<RawIp>,
@@ -706,6 +710,7 @@ impl Probe {
 
         Probe {
             sysroot: raw.sysroot,
+            uid: raw.uid,
             links,
             addrs,
             sriov,

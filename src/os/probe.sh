@@ -185,6 +185,13 @@ active() {
 printf '{"probe_version":1,"sysroot":'
 if [ -n "$R" ]; then printf true; else printf false; fi
 
+# The user the probe (and so the writes) run as; null in sysroot mode, where the tree belongs
+# to whoever runs the tests.
+printf ',"uid":'
+u=''
+if [ -z "$R" ]; then u=$(id -u 2>/dev/null || true); fi
+case $u in '' | *[!0-9]*) printf null ;; *) printf '%s' "$u" ;; esac
+
 # os-release(5): /etc/os-release, else /usr/lib/os-release.
 printf ',"os_release":'
 if [ -e "$R/etc/os-release" ] || [ ! -e "$R/usr/lib/os-release" ]; then

@@ -112,6 +112,11 @@ pub struct Capabilities {
     /// `grub.d`); `None` when there is no choice to make or no usable writer was found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub writer: Option<String>,
+    /// Why this resource cannot be written from here (the OS was read as a user that is not
+    /// root and without sudo); `None` when it can. A plan that would write it is an error for
+    /// the host, not a failed apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_only: Option<String>,
 }
 
 /// What was observed of a resource when planning, so that `apply` can refuse a stale plan:

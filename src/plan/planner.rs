@@ -253,6 +253,7 @@ fn evaluate_host(host: &Host, observed: Option<&ObservedHost>, opts: &PlanOption
         files: &opts.files,
     };
     let mut all_changes: Vec<Change> = Vec::new();
+    let mut read_only: Vec<String> = Vec::new();
     for r in &eval.resources {
         let Some(obs) = observed.get(&r.address) else {
             eval.host.unobserved.push(Unobserved {
@@ -317,6 +318,14 @@ fn evaluate_host(host: &Host, observed: Option<&ObservedHost>, opts: &PlanOption
                 },
             );
         }
+        if let Some(why) = obs
+            .capabilities
+            .read_only
+            .as_ref()
+            .filter(|_| !writes.is_empty())
+        {
+            read_only.push(format!("{} ({why})", r.relative()));
+        }
         eval.facts.insert(
             r.address.clone(),
             ChangeFacts {
@@ -325,6 +334,21 @@ fn evaluate_host(host: &Host, observed: Option<&ObservedHost>, opts: &PlanOption
             },
         );
         all_changes.extend(resource_changes);
+    }
+    if !read_only.is_empty() {
+        eval.host.error = Some(ReadError {
+            endpoint: os_endpoint(host),
+            message: format!(
+                "{} setting(s) differ but cannot be written from here: {}",
+                all_changes.len(),
+                read_only.join("; ")
+            ),
+            code: "bmfleet::os::no_write_access".into(),
+            help: "log in as root or set os.ssh.sudo: true (passwordless sudo -n), then plan again"
+                .into(),
+        });
+        eval.write_steps.clear();
+        return eval;
     }
 
     decide_reboot(
@@ -337,6 +361,16 @@ fn evaluate_host(host: &Host, observed: Option<&ObservedHost>, opts: &PlanOption
     all_changes.sort_by(|a, b| (&a.address, &a.setting).cmp(&(&b.address, &b.setting)));
     eval.host.changes = all_changes;
     eval
+}
+
+/// The host's SSH destination as errors name it (`os.ssh.host`), else its name.
+fn os_endpoint(host: &Host) -> String {
+    host.settings
+        .os
+        .as_ref()
+        .and_then(|o| o.ssh.as_ref())
+        .and_then(|s| s.host.clone())
+        .unwrap_or_else(|| host.name.clone())
 }
 
 fn bmc_endpoint(host: &Host) -> String {

@@ -157,7 +157,15 @@ fn sr_iov_vf_count_and_per_node_hugepage_shortfall_from_the_fixtures() {
     assert_eq!(c[0].after, Some(json!(6)));
     let op = &p.hosts[0].steps[0].op;
     assert!(
-        matches!(op, bmfleet::plan::op::Op::SriovNumVfs { num_vfs: Some(6), total_vfs: Some(7), persist: Some(_), .. }),
+        matches!(
+            op,
+            bmfleet::plan::op::Op::SriovNumVfs {
+                num_vfs: Some(6),
+                total_vfs: Some(7),
+                persist: Some(_),
+                ..
+            }
+        ),
         "{op:#?}"
     );
 
@@ -175,7 +183,11 @@ fn sr_iov_vf_count_and_per_node_hugepage_shortfall_from_the_fixtures() {
     let p = plan_os(&h, "sriov-short");
     let e = p.hosts[0].error.as_ref().expect("a host error");
     assert_eq!(e.code, "bmfleet::os::sriov_totalvfs");
-    assert!(e.message.contains("at most 2 (sriov_totalvfs)"), "{}", e.message);
+    assert!(
+        e.message.contains("at most 2 (sriov_totalvfs)"),
+        "{}",
+        e.message
+    );
     assert!(p.hosts[0].steps.is_empty());
 
     // 1G pages: 4 on node 0 as asked, 2 of 4 on node 1 (fragmentation): the shortfall is a
@@ -303,4 +315,86 @@ fn ssh_targets_come_from_the_spec_with_sudo_and_host_key_checking() {
     assert!(line.contains("StrictHostKeyChecking=yes"), "{line}");
     assert!(line.contains("2222") && line.contains("ops"), "{line}");
     assert!(line.contains("sudo -n"), "{line}");
+}
+
+/// The OS provider as a user that is not root: every observation says why it cannot be
+/// written (what the probe's `uid` gives on a real host).
+struct Unprivileged(OsProvider);
+
+impl Provider for Unprivileged {
+    fn name(&self) -> &'static str {
+        "os"
+    }
+    fn kinds(&self) -> &'static [bmfleet::plan::resource::ResourceKind] {
+        self.0.kinds()
+    }
+    fn read<'a>(
+        &'a self,
+        host: &'a Host,
+        resources: &'a [bmfleet::plan::resource::Resource],
+    ) -> futures::future::BoxFuture<'a, bmfleet::engine::provider::ProviderRead> {
+        Box::pin(async move {
+            let mut read = self.0.read(host, resources).await;
+            for obs in read.resources.values_mut().flatten() {
+                obs.capabilities.read_only = Some("the OS was read as uid 1000, not root".into());
+            }
+            read
+        })
+    }
+    fn apply<'a>(
+        &'a self,
+        host: &'a Host,
+        step: &'a bmfleet::plan::model::Step,
+    ) -> futures::future::BoxFuture<
+        'a,
+        Result<bmfleet::engine::provider::StepOutcome, bmfleet::engine::provider::ApplyError>,
+    > {
+        self.0.apply(host, step)
+    }
+}
+
+#[test]
+fn os_changes_that_cannot_be_written_from_here_are_a_plan_time_host_error() {
+    let h = host(
+        "g1",
+        &[],
+        &[],
+        settings(json!({
+            "network": {"interfaces": [{"name": "enp1s0", "type": "ethernet",
+                "ethernet": {"sr-iov": {"total-vfs": 6}}}]}
+        })),
+    );
+    let roots = BTreeMap::from([(h.name.clone(), fixture("sriov"))]);
+    let p = plan_with(
+        &h,
+        vec![Arc::new(Unprivileged(OsProvider::new(local_transports(
+            &roots,
+        ))))],
+    );
+    let e = p.hosts[0].error.as_ref().expect("a host error");
+    assert_eq!(e.code, "bmfleet::os::no_write_access");
+    assert!(
+        e.message
+            .contains("network/enp1s0/sr-iov (the OS was read as uid 1000"),
+        "{}",
+        e.message
+    );
+    assert!(p.hosts[0].steps.is_empty());
+    // Nothing to write: reading as an unprivileged user is fine.
+    let h = host(
+        "g1",
+        &[],
+        &[],
+        settings(json!({
+            "network": {"interfaces": [{"name": "enp1s0", "type": "ethernet",
+                "ethernet": {"sr-iov": {"total-vfs": 4}}}]}
+        })),
+    );
+    let p = plan_with(
+        &h,
+        vec![Arc::new(Unprivileged(OsProvider::new(local_transports(
+            &roots,
+        ))))],
+    );
+    assert!(p.hosts[0].error.is_none(), "{:?}", p.hosts[0].error);
 }
