@@ -248,6 +248,59 @@ fn deep_nesting_is_refused() {
 }
 
 #[test]
+fn a_profile_include_chain_of_20000_is_refused_at_the_include_that_is_too_deep() {
+    // p0 includes p1, which includes p2, ... p19999 (1,000 profiles a file); the host uses
+    // p0. Expansion recursed once per level and overflowed the stack.
+    let dir = fleet();
+    let p = dir.path();
+    let n = 20_000;
+    for file in 0..n / 1000 {
+        let mut text = String::new();
+        for i in file * 1000..(file + 1) * 1000 {
+            let include = if i + 1 < n {
+                format!("  profiles: [p{}]\n", i + 1)
+            } else {
+                String::new()
+            };
+            text.push_str(&format!(
+                "---\napiVersion: bmfleet.dev/v1alpha1\nkind: Profile\nmetadata: {{name: p{i}}}\nspec:\n{include}  power: On\n"
+            ));
+        }
+        std::fs::write(p.join(format!("profiles-{file:02}.yaml")), text).unwrap();
+    }
+    std::fs::write(
+        p.join("hosts.yaml"),
+        HOST.replace("spec:\n", "spec:\n  profiles: [p0]\n"),
+    )
+    .unwrap();
+    let r = expect_code(p, "profile_depth");
+    let json = r.json();
+    let d = json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "bmfleet::spec::profile_depth")
+        .unwrap();
+    let message = d["message"].as_str().unwrap();
+    assert!(
+        message.contains("deeper than 32 levels: p0 -> p1 -> p2 -> p3 -> ..."),
+        "{message}"
+    );
+    // Named at the include that goes one level too deep: file, line and column.
+    let human = run(p, &["validate", "--fleet", "."]);
+    assert!(
+        human.stdout.contains("profiles-00.yaml:"),
+        "{}",
+        head(&human.stdout)
+    );
+    assert!(
+        human.stdout.contains("profile_depth"),
+        "{}",
+        head(&human.stdout)
+    );
+}
+
+#[test]
 fn random_bytes_never_panic() {
     for seed in 1..=40u64 {
         let dir = fleet();
