@@ -301,6 +301,27 @@ fn a_profile_include_chain_of_20000_is_refused_at_the_include_that_is_too_deep()
 }
 
 #[test]
+fn explain_with_a_long_path_answers_at_once() {
+    // 32,000 parts in one 128 KiB argument (about the most one argument may hold): the
+    // suggestion for an unset path re-joined and re-parsed the path once per part.
+    let dir = fleet();
+    let path = "bmc.".repeat(32_000);
+    let path = path.trim_end_matches('.');
+    let start = Instant::now();
+    let r = run(dir.path(), &["explain", "n1", path, "--fleet", "."]);
+    let took = start.elapsed();
+    assert_eq!(r.code, Some(1), "{}", head(&r.stderr));
+    assert!(r.stderr.contains("unset_path"), "{}", head(&r.stderr));
+    assert!(r.stderr.contains("127999"), "{}", head(&r.stderr));
+    assert!(
+        r.stderr.len() < 4096,
+        "the path is echoed whole: {} bytes",
+        r.stderr.len()
+    );
+    assert!(took < Duration::from_secs(30), "explain took {took:?}");
+}
+
+#[test]
 fn random_bytes_never_panic() {
     for seed in 1..=40u64 {
         let dir = fleet();
