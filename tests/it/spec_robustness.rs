@@ -502,6 +502,49 @@ fn cloud_init_files_never_leave_the_fleet_or_block() {
 }
 
 #[test]
+fn a_ca_file_that_is_a_device_or_a_fifo_is_an_error_not_a_hang() {
+    // tls.caFile relative to the fleet root: a symlink to /dev/zero and a FIFO. (An absolute
+    // caFile lives on the operator's machine; the Redfish client refuses devices and FIFOs
+    // there: redfish::tls tests.)
+    let dir = fleet();
+    let p = dir.path();
+    std::fs::create_dir(p.join("pki")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", p.join("pki/zero.pem")).unwrap();
+    let have_fifo = Command::new("mkfifo")
+        .arg(p.join("pki/fifo.pem"))
+        .status()
+        .is_ok_and(|s| s.success());
+    let mut hosts = String::new();
+    for (i, file) in ["pki/zero.pem", "pki/fifo.pem"].iter().enumerate() {
+        if *file == "pki/fifo.pem" && !have_fifo {
+            continue;
+        }
+        hosts.push_str(&format!(
+            "---\napiVersion: bmfleet.dev/v1alpha1\nkind: Host\nmetadata: {{name: t{i}}}\nspec:\n  bmc:\n    endpoint: https://10.0.2.{i}\n    tls: {{caFile: {file}}}\n"
+        ));
+    }
+    std::fs::write(p.join("tls-hosts.yaml"), hosts).unwrap();
+    let start = Instant::now();
+    let r = expect_code(p, "tls_ca_file");
+    let n = r.codes().iter().filter(|c| *c == "tls_ca_file").count();
+    assert_eq!(n, if have_fifo { 2 } else { 1 }, "{}", head(&r.stdout));
+    assert!(start.elapsed() < Duration::from_secs(60));
+    // Each says why: the symlink leaves the fleet root, the FIFO is not a regular file.
+    assert!(
+        r.stdout.contains("leaves the fleet root"),
+        "{}",
+        head(&r.stdout)
+    );
+    if have_fifo {
+        assert!(
+            r.stdout.contains("is not a regular file"),
+            "{}",
+            head(&r.stdout)
+        );
+    }
+}
+
+#[test]
 fn a_fifo_among_the_specs_is_skipped() {
     let dir = fleet();
     let ok = Command::new("mkfifo")
