@@ -74,13 +74,16 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
+/// A file's size and modification time when read (the CA cache's validity check).
+type Stamp = (u64, Option<SystemTime>);
+
 /// Reads `path` if it is a regular file of at most [`MAX_CA_FILE_BYTES`]: its metadata is
 /// checked before it is opened (opening a FIFO would block), the opened handle is checked
 /// again, and at most one byte more than the limit is read.
 ///
 /// # Errors
 /// A reason naming the file: missing, not a regular file, too large, unreadable.
-fn read_regular_file(path: &Path) -> Result<(Vec<u8>, (u64, Option<SystemTime>)), String> {
+fn read_regular_file(path: &Path) -> Result<(Vec<u8>, Stamp), String> {
     let shown = path.display();
     let check = |meta: &std::fs::Metadata| -> Result<(), String> {
         if !meta.is_file() {
@@ -119,7 +122,7 @@ fn read_regular_file(path: &Path) -> Result<(Vec<u8>, (u64, Option<SystemTime>))
 
 /// CA stores already parsed, by path, with the size and modification time they were read at
 /// (many hosts share one CA file; each would otherwise read and parse it again).
-type CaCache = HashMap<PathBuf, ((u64, Option<SystemTime>), Arc<RootCertStore>)>;
+type CaCache = HashMap<PathBuf, (Stamp, Arc<RootCertStore>)>;
 
 fn ca_cache() -> &'static Mutex<CaCache> {
     static CACHE: OnceLock<Mutex<CaCache>> = OnceLock::new();
@@ -135,7 +138,7 @@ fn load_ca_file(host: &str, path: &Path) -> Result<Arc<RootCertStore>, RedfishEr
             MAX_CA_FILE_BYTES / 1024
         ),
     };
-    let cached = |stamp: &(u64, Option<SystemTime>)| {
+    let cached = |stamp: &Stamp| {
         let cache = ca_cache().lock().ok()?;
         let (at, store) = cache.get(path)?;
         (at == stamp && stamp.1.is_some()).then(|| store.clone())
@@ -256,7 +259,7 @@ impl ServerCertVerifier for NoVerification {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::panic)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
