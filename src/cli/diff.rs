@@ -21,7 +21,8 @@ pub struct DiffArgs {
     /// Exit 0 when nothing changes, 2 when something does, 1 on errors.
     #[arg(long)]
     pub detailed_exitcode: bool,
-    /// Exit 3 when the change would cause any of these disruptions (comma-separated).
+    /// Exit 3 when the change would cause any of these disruptions, or (`access`) changes
+    /// where credentials go or what is trusted (comma-separated).
     #[arg(long, value_enum, value_delimiter = ',', value_name = "CLASS")]
     pub fail_on: Vec<FailOn>,
 }
@@ -37,7 +38,7 @@ pub enum Format {
     Json,
 }
 
-/// Disruption classes `--fail-on` accepts.
+/// Classes `--fail-on` accepts: the disruption classes, and `access`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FailOn {
     /// Links flap (bond, VLAN, MTU, VF count).
@@ -46,6 +47,10 @@ pub enum FailOn {
     Reboot,
     /// Hosts are reprovisioned (cloud-init changes).
     Reprovision,
+    /// Trust or reach changes: BMC/DPU endpoints, systemId, TLS, credential references and
+    /// the variables they are read from, SSH settings, timeouts, rollout policy (hosts added
+    /// count: their endpoints are new places the credentials go).
+    Access,
 }
 
 pub fn run(
@@ -90,6 +95,30 @@ pub fn run(
             FailOn::LinkFlap => (Disruption::LinkFlap, "link-flap"),
             FailOn::Reboot => (Disruption::Reboot, "reboot"),
             FailOn::Reprovision => (Disruption::Reprovision, "reprovision"),
+            FailOn::Access => {
+                if !diff.access.is_empty() {
+                    let hosts: Vec<String> = diff
+                        .access_hosts()
+                        .into_iter()
+                        .map(str::to_string)
+                        .collect();
+                    let settings: std::collections::BTreeSet<&str> =
+                        diff.access.iter().map(|a| a.setting.as_str()).collect();
+                    let settings: Vec<&str> = settings.into_iter().collect();
+                    failing.push(format!(
+                        "access: {} ({}) on {}{}",
+                        crate::render::plan_text::count(diff.access.len(), "change", "changes"),
+                        crate::render::diff_text::escape_controls(&settings.join(", ")),
+                        crate::render::plan_text::count(hosts.len(), "host", "hosts"),
+                        if hosts.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({})", crate::plan::hostlist::compress_limited(&hosts, 20))
+                        }
+                    ));
+                }
+                continue;
+            }
         };
         let hosts: Vec<String> = diff
             .hosts_at_least(d)

@@ -1,5 +1,5 @@
 use super::{Ctx, GlobalArgs, write_out};
-use crate::spec::merge::{lookup, parse_path};
+use crate::spec::merge::{lookup, parse_path, suggest_path};
 use crate::spec::yaml::Node;
 use clap::Args;
 use std::io::Write;
@@ -30,19 +30,18 @@ fn one_line(fleet: &crate::spec::LoadedFleet, node: &Node) -> String {
     }
 }
 
-/// A path that does resolve, for a common mistake: a leading `spec.`, or a key with dots
-/// written without brackets (`os.sysctl.vm.swappiness` -> `os.sysctl[vm.swappiness]`).
-fn suggest_path(tree: &Node, path: &str) -> Option<String> {
-    let found = |p: &str| parse_path(p).ok().and_then(|s| lookup(tree, &s)).is_some();
-    let trimmed = path.strip_prefix("spec.").unwrap_or(path);
-    if trimmed != path && found(trimmed) {
-        return Some(trimmed.to_string());
+/// A path as error messages show it: at most 200 characters, the length said beyond that
+/// (a 128 KiB argument is not echoed whole).
+fn shown(path: &str) -> String {
+    const MAX: usize = 200;
+    match path.char_indices().nth(MAX) {
+        Some((end, _)) => format!(
+            "{}... ({} characters)",
+            path.get(..end).unwrap_or_default(),
+            path.chars().count()
+        ),
+        None => path.to_string(),
     }
-    let parts: Vec<&str> = trimmed.split('.').collect();
-    (1..parts.len()).find_map(|i| {
-        let candidate = format!("{}[{}]", parts[..i].join("."), parts[i..].join("."));
-        found(&candidate).then_some(candidate)
-    })
 }
 
 pub fn run(
@@ -72,7 +71,7 @@ pub fn run(
             code = "bmfleet::cli::unset_path",
             help = help,
             "`{}` is not set for host {} (no layer sets it)",
-            args.path,
+            shown(&args.path),
             host.name
         ));
     };

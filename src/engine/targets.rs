@@ -47,20 +47,9 @@ pub enum CredentialSource<'a> {
     Fixed(Credential),
 }
 
-/// The default environment variable for a credential field: `BMFLEET_CRED_<NAME>_<FIELD>`.
-pub fn default_env_var(name: &str, field: &str) -> String {
-    let upper: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("BMFLEET_CRED_{upper}_{field}")
-}
+/// The default environment variable for a credential field: `BMFLEET_CRED_<NAME>_<FIELD>`
+/// (defined with the spec model, which `bmfleet diff` also reads).
+pub use crate::spec::model::default_env_var;
 
 impl CredentialSource<'_> {
     /// Resolves credential `name`.
@@ -72,14 +61,8 @@ impl CredentialSource<'_> {
             CredentialSource::Fixed(c) => Ok(c.clone()),
             CredentialSource::Env { declared, lookup } => {
                 let spec = declared.get(name).cloned().unwrap_or_default();
-                let user_var = spec
-                    .username_env
-                    .clone()
-                    .unwrap_or_else(|| default_env_var(name, "USERNAME"));
-                let pass_var = spec
-                    .password_env
-                    .clone()
-                    .unwrap_or_else(|| default_env_var(name, "PASSWORD"));
+                let user_var = spec.username_var(name);
+                let pass_var = spec.password_var(name);
                 let username = lookup(&user_var).ok_or_else(|| {
                     format!("credential `{name}`: environment variable {user_var} is not set")
                 })?;

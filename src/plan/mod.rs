@@ -17,6 +17,7 @@
 //! [`select`] (host filters), [`hostlist`] (`r1-c[01-04]`), [`value`] (comparison and
 //! digests).
 
+pub mod access;
 pub mod address;
 pub mod diff;
 pub mod graph;

@@ -3,8 +3,12 @@
 //! setting with before/after and its disruption class, identical changes grouped once with
 //! their hosts, and for each group the `file:line` in the head revision that caused it.
 //!
+//! Changes of trust and reach (endpoints, TLS, credential references, SSH, timeouts, rollout)
+//! are listed apart, first, in [`SpecDiff::access`] (see [`super::access`]).
+//!
 //! Pure and deterministic, like the planner: both revisions are already loaded and merged.
 
+use super::access::{AccessChange, access_changes};
 use super::address::Address;
 use super::diff_specs;
 use super::hostlist;
@@ -147,6 +151,14 @@ pub struct DiffSummary {
     pub reprovisions: usize,
     /// Hosts (added or changed) whose changes flap links, reboots and reprovisions included.
     pub link_flaps: usize,
+    /// Changes of trust or reach ([`SpecDiff::access`] entries), what `--fail-on access`
+    /// gates.
+    #[serde(default)]
+    pub access_changes: usize,
+    /// Hosts named by those changes (a changed endpoint, TLS or SSH setting, or a credential
+    /// they use); fleet-wide `concurrency` and `rollout` changes name none.
+    #[serde(default)]
+    pub access_hosts: usize,
 }
 
 /// The effective diff between two revisions.
@@ -160,6 +172,11 @@ pub struct SpecDiff {
     pub head: SpecSource,
     /// Counts.
     pub summary: DiffSummary,
+    /// Changes to where bmfleet connects and what it trusts (endpoints, `systemId`, TLS,
+    /// credential references and the variables they are read from, SSH, timeouts, rollout),
+    /// sorted by topic; shown before everything else.
+    #[serde(default)]
+    pub access: Vec<AccessChange>,
     /// Identical changes across hosts.
     pub groups: Vec<DiffGroup>,
     /// Added, removed and changed hosts, sorted by name.
@@ -167,9 +184,20 @@ pub struct SpecDiff {
 }
 
 impl SpecDiff {
-    /// True when anything differs (exit status 2 with `--detailed-exitcode`).
+    /// True when anything differs, access settings included (exit status 2 with
+    /// `--detailed-exitcode`).
     pub fn has_changes(&self) -> bool {
-        !self.hosts.is_empty()
+        !self.hosts.is_empty() || !self.access.is_empty()
+    }
+
+    /// The hosts named by access changes, sorted, each once.
+    pub fn access_hosts(&self) -> Vec<&str> {
+        let set: std::collections::BTreeSet<&str> = self
+            .access
+            .iter()
+            .flat_map(|a| a.hosts.iter().map(String::as_str))
+            .collect();
+        set.into_iter().collect()
     }
 
     /// The hosts with this status, in name order.
@@ -466,14 +494,18 @@ pub fn spec_diff(base: &LoadedFleet, head: &LoadedFleet) -> SpecDiff {
         });
     }
     let groups = group(&mut hosts);
-    SpecDiff {
+    let mut diff = SpecDiff {
         format_version: FORMAT_VERSION.to_string(),
         base: SpecSource::from(&base.repo),
         head: SpecSource::from(&head.repo),
         summary,
+        access: access_changes(base, head),
         groups,
         hosts,
-    }
+    };
+    diff.summary.access_changes = diff.access.len();
+    diff.summary.access_hosts = diff.access_hosts().len();
+    diff
 }
 
 /// Resource, setting, action, before, after of a group, and its members.

@@ -1,11 +1,14 @@
-//! `bmfleet diff` as a pull-request comment: title, summary table, a `> [!WARNING]` banner
+//! `bmfleet diff` as a pull-request comment: title, a `> [!CAUTION]` banner saying in words
+//! where credentials now go and what is now trusted (before anything else), summary table,
+//! the access changes in full, a `> [!WARNING]` banner
 //! when the PR reboots or reprovisions hosts, hosts added and removed, one collapsible
 //! section per group of identical changes (with the `file:line` that caused it) and per
 //! changed host, in a deterministic order; under [`LIMIT`] characters, with a note when
 //! sections were left out.
 
 use super::diff_text::{
-    by_resource, cause_text, change_line, detail_lines, marker, summary_line, values_text,
+    access_hosts_text, access_line, by_resource, cause_text, change_line, detail_lines,
+    escape_controls, marker, summary_line, values_text,
 };
 use super::plan_text::count;
 use crate::plan::hostlist;
@@ -56,6 +59,117 @@ fn banner(d: &SpecDiff) -> String {
     s
 }
 
+/// Most bullets in the access banner; the rest are counted.
+const ACCESS_BANNER_ITEMS: usize = 20;
+
+/// Most characters of the access section (it is never dropped to fit the comment, so it is
+/// bounded on its own; the rest is counted).
+const ACCESS_SECTION_CHARS: usize = 24_000;
+
+/// `s` escaped for Markdown text and inline HTML, control characters shown as escapes.
+fn escape_md(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in escape_controls(s).chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '|' | '*' | '_' | '[' | ']' | '\\' | '`' | '#' | '!' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The `> [!CAUTION]` banner: what the access changes mean, in words, per group of hosts.
+fn access_banner(d: &SpecDiff) -> String {
+    if d.access.is_empty() {
+        return String::new();
+    }
+    let mut s = format!(
+        "> [!CAUTION]\n> **{}: where credentials go and what is trusted** (`--fail-on access`)\n",
+        count(d.access.len(), "access change", "access changes")
+    );
+    let notes: Vec<String> = d
+        .access
+        .iter()
+        .flat_map(|a| {
+            let who = match a.hosts.as_slice() {
+                [] => "fleet".to_string(),
+                [one] => one.clone(),
+                many => format!(
+                    "{} ({} hosts)",
+                    hostlist::compress_limited(many, 40),
+                    many.len()
+                ),
+            };
+            a.notes.iter().map(move |n| format!("{who}: {n}"))
+        })
+        .collect();
+    for n in notes.iter().take(ACCESS_BANNER_ITEMS) {
+        s.push_str(&format!("> - {}\n", escape_md(n)));
+    }
+    if notes.len() > ACCESS_BANNER_ITEMS {
+        s.push_str(&format!(
+            "> - and {} more (see below)\n",
+            notes.len() - ACCESS_BANNER_ITEMS
+        ));
+    }
+    s.push_str("> \n> Every changed endpoint, TLS, credential, SSH, timeout and rollout setting is listed under **Access changes** below.\n\n");
+    s
+}
+
+/// The access section: every access change with its hosts, cause and notes, in a `diff`
+/// block, at most [`ACCESS_SECTION_CHARS`] characters.
+fn access_section(d: &SpecDiff) -> String {
+    if d.access.is_empty() {
+        return String::new();
+    }
+    let mut body = String::new();
+    let mut left_out = 0usize;
+    for a in &d.access {
+        let mut entry = String::new();
+        let line = access_line(a);
+        let line = match line.strip_prefix('~') {
+            Some(rest) => format!("!{rest}"),
+            None => line,
+        };
+        entry.push_str(&format!("{}\n", fence_safe(&line)));
+        entry.push_str(&format!(
+            "#   {}\n",
+            fence_safe(&escape_controls(&access_hosts_text(a)))
+        ));
+        for c in &a.causes {
+            entry.push_str(&format!(
+                "#   {}\n",
+                fence_safe(&escape_controls(&cause_text(c)))
+            ));
+        }
+        for n in &a.notes {
+            entry.push_str(&format!("#   ! {}\n", fence_safe(&escape_controls(n))));
+        }
+        if left_out > 0 || body.len() + entry.len() > ACCESS_SECTION_CHARS {
+            left_out += 1;
+            continue;
+        }
+        body.push_str(&entry);
+    }
+    let mut s = format!(
+        "### Access changes ({})\n\nWhere bmfleet connects and what it trusts: BMC and DPU endpoints, `systemId`, TLS, credential references and the variables they are read from, SSH, timeouts and rollout.\n\n```diff\n{body}```\n\n",
+        d.access.len()
+    );
+    if left_out > 0 {
+        s.push_str(&format!(
+            "> [!NOTE]\n> {} not shown: run `bmfleet diff` locally for all of them.\n\n",
+            count(left_out, "more access change", "more access changes")
+        ));
+    }
+    s
+}
+
 /// A line of a document shown inside a ```` ```diff ```` block: a run of three backticks
 /// would close the block, so a zero-width space breaks it up.
 fn fence_safe(line: &str) -> String {
@@ -90,17 +204,30 @@ pub fn render(d: &SpecDiff) -> String {
     let s = &d.summary;
     let mut head = format!("{MARKER}\n");
     if d.has_changes() {
-        head.push_str(&format!(
-            "## bmfleet diff: {} affected\n\n",
-            count(
-                s.hosts_added + s.hosts_removed + s.hosts_changed,
-                "host",
-                "hosts"
+        let access = if s.access_changes > 0 {
+            format!(
+                ", {}",
+                count(s.access_changes, "access change", "access changes")
             )
-        ));
+        } else {
+            String::new()
+        };
+        let hosts = s.hosts_added + s.hosts_removed + s.hosts_changed;
+        if hosts == 0 {
+            head.push_str(&format!(
+                "## bmfleet diff: {}\n\n",
+                count(s.access_changes, "access change", "access changes")
+            ));
+        } else {
+            head.push_str(&format!(
+                "## bmfleet diff: {} affected{access}\n\n",
+                count(hosts, "host", "hosts")
+            ));
+        }
     } else {
         head.push_str("## bmfleet diff: no changes\n\n");
     }
+    head.push_str(&access_banner(d));
     head.push_str(&format!("**{}**\n\n", summary_line(d)));
     head.push_str("| Added | Removed | Changed | Settings | Reboot | Reprovision | Link flap |\n");
     head.push_str("|---:|---:|---:|---:|---:|---:|---:|\n");
@@ -117,6 +244,7 @@ pub fn render(d: &SpecDiff) -> String {
     if s.reboots + s.reprovisions + s.link_flaps > 0 {
         head.push_str(DISRUPTION_RULE);
     }
+    head.push_str(&access_section(d));
     head.push_str(&banner(d));
     let mut blocks: Vec<(String, usize)> = Vec::new();
     let added = d.hosts_with(HostStatus::Added);

@@ -1,8 +1,10 @@
-//! `bmfleet diff` as text: hosts added and removed, identical changes grouped once with their
-//! hosts and the `file:line` that caused them, then each changed host. Terraform's markers
-//! (`+` create, `~` update, `-` delete), no colour unless asked, fixed width.
+//! `bmfleet diff` as text: first the access changes (where credentials go, what is trusted),
+//! then hosts added and removed, identical changes grouped once with their hosts and the
+//! `file:line` that caused them, then each changed host. Terraform's markers (`+` create, `~`
+//! update, `-` delete), no colour unless asked, fixed width.
 
 use super::plan_text::{Paint, change_values, count, wrap};
+use crate::plan::access::{AccessChange, AccessScope};
 use crate::plan::model::Action;
 use crate::plan::resource::Disruption;
 use crate::plan::spec_diff::{Cause, ChangeDetail, DiffChange, DiffHost, HostStatus, SpecDiff};
@@ -57,8 +59,90 @@ pub fn summary_line(d: &SpecDiff) -> String {
         line.push_str("; hosts by --fail-on class: ");
         line.push_str(&costs.join(", "));
     }
+    if s.access_changes > 0 {
+        line.push_str(&format!(
+            "; access: {} on {}",
+            count(s.access_changes, "change", "changes"),
+            count(s.access_hosts, "host", "hosts")
+        ));
+    }
     line.push('.');
     line
+}
+
+/// `s` with control characters (terminal escapes, newlines that would forge lines) and
+/// bidirectional-override characters shown as `\u{..}` escapes.
+pub fn escape_controls(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// One access change's line, e.g. `~ bmc.endpoint = "https://a" -> "https://b"`, with
+/// `(fleet)` after a Fleet-scope setting; control characters escaped.
+pub fn access_line(a: &AccessChange) -> String {
+    let scope = match a.scope {
+        AccessScope::Fleet => " (fleet)",
+        AccessScope::Host => "",
+    };
+    escape_controls(&format!(
+        "{} {}{scope} {}",
+        a.action.symbol(),
+        a.setting,
+        change_values(a.action, false, a.before.as_ref(), None, a.after.as_ref())
+    ))
+}
+
+/// The hosts an access change concerns: `on 3 hosts: r1-c[01-03]`, or `on every host` for a
+/// fleet-wide limit or rollout setting, or `on no host` for a credential no host uses.
+pub fn access_hosts_text(a: &AccessChange) -> String {
+    match (a.scope, a.hosts.len()) {
+        (AccessScope::Fleet, 0) if a.setting.starts_with("credentials") => {
+            "on no host (no host references this credential)".to_string()
+        }
+        (AccessScope::Fleet, 0) => "on every host".to_string(),
+        (_, n) => format!("on {}: {}", count(n, "host", "hosts"), a.host_ranges),
+    }
+}
+
+/// The access section: one entry per change with its hosts, cause and `!` notes; empty when
+/// nothing of trust or reach changed.
+pub fn access_section(d: &SpecDiff, p: Paint) -> String {
+    if d.access.is_empty() {
+        return String::new();
+    }
+    let mut out = p.bold(&format!(
+        "Access changes ({}): where credentials go and what is trusted",
+        d.access.len()
+    ));
+    out.push_str("\n\n");
+    for a in &d.access {
+        out.push_str(&format!("  {}\n", p.action(a.action, &access_line(a))));
+        for line in wrap(&access_hosts_text(a), "      ", "        ", WIDTH) {
+            out.push_str(&escape_controls(&line));
+            out.push('\n');
+        }
+        for c in &a.causes {
+            out.push_str(&format!(
+                "      caused by {}\n",
+                escape_controls(&cause_text(c))
+            ));
+        }
+        for n in &a.notes {
+            out.push_str(&format!(
+                "      {}\n",
+                p.red(&format!("! {}", escape_controls(n)))
+            ));
+        }
+    }
+    out.push('\n');
+    out
 }
 
 /// The lines that show a change's detail: kernel arguments removed (`- quiet`) and added
@@ -204,6 +288,7 @@ pub fn render(d: &SpecDiff, color: bool) -> String {
         out.push_str("No changes between the two revisions.\n");
         return out;
     }
+    out.push_str(&access_section(d, p));
     let added = d.hosts_with(HostStatus::Added);
     let removed = d.hosts_with(HostStatus::Removed);
     if !added.is_empty() {

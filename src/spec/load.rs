@@ -726,41 +726,95 @@ fn settings_layer(doc: &Node, path: &[&str], drop: &[&str]) -> Option<Node> {
     Some(node)
 }
 
+/// Deepest chain of profile includes (a host's profile including a profile including ...).
+/// Real fleets use two or three levels; the bound keeps a hostile or generated chain from
+/// costing time and stack (a chain of 20,000 overflowed the stack when expansion recursed).
+pub const MAX_PROFILE_DEPTH: usize = 32;
+
+/// One profile being expanded: its name (`None` for the host's own list), its includes and
+/// the next one to visit.
+struct Frame {
+    name: Option<String>,
+    includes: Vec<(String, Span)>,
+    next: usize,
+}
+
+/// `a -> b -> ... -> y -> z`, at most 4 names on each side of the `...`.
+fn chain_text(names: &[&str]) -> String {
+    if names.len() <= 9 {
+        return names.join(" -> ");
+    }
+    let head = names.get(..4).unwrap_or_default().join(" -> ");
+    let tail = names
+        .get(names.len() - 4..)
+        .unwrap_or_default()
+        .join(" -> ");
+    format!("{head} -> ... ({} more) -> {tail}", names.len() - 8)
+}
+
 /// Expands the profiles of a host (includes first, each profile once), reporting missing
-/// profiles and include cycles.
+/// profiles, include cycles and chains deeper than [`MAX_PROFILE_DEPTH`] at the include
+/// that causes them. Iterative (no recursion) and linear in the profiles visited.
 fn expand_profiles(
     fleet: &LoadedFleet,
     names: &[(String, Span)],
     out: &mut Vec<String>,
-    stack: &mut Vec<String>,
     diags: &mut Vec<Diag>,
 ) {
-    for (name, span) in names {
-        if out.contains(name) {
+    let mut done: std::collections::HashSet<String> = out.iter().cloned().collect();
+    // Profiles on the current chain -> their frame index.
+    let mut on_chain: HashMap<String, usize> = HashMap::new();
+    let mut frames = vec![Frame {
+        name: None,
+        includes: names.to_vec(),
+        next: 0,
+    }];
+    while let Some(top) = frames.last_mut() {
+        let Some((name, span)) = top.includes.get(top.next).cloned() else {
+            if let Some(Frame {
+                name: Some(name), ..
+            }) = frames.pop()
+            {
+                on_chain.remove(&name);
+                if done.insert(name.clone()) {
+                    out.push(name);
+                }
+            }
+            continue;
+        };
+        top.next += 1;
+        if done.contains(&name) {
             continue;
         }
-        if let Some(pos) = stack.iter().position(|s| s == name) {
-            let mut cycle: Vec<&str> = stack[pos..].iter().map(String::as_str).collect();
-            cycle.push(name);
+        let chain = |from: usize| -> Vec<&str> {
+            frames
+                .get(from..)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|f| f.name.as_deref())
+                .chain(std::iter::once(name.as_str()))
+                .collect()
+        };
+        if let Some(&pos) = on_chain.get(&name) {
             diags.push(
                 Diag::error(
                     "profile_cycle",
-                    format!("profile include cycle: {}", cycle.join(" -> ")),
-                    Some(*span),
+                    format!("profile include cycle: {}", chain_text(&chain(pos))),
+                    Some(span),
                 )
                 .label("this include closes the cycle")
                 .help("remove one of the includes in the cycle"),
             );
             continue;
         }
-        let Some(profile) = fleet.profiles.get(name) else {
+        let Some(profile) = fleet.profiles.get(&name) else {
             let mut d = Diag::error(
                 "missing_profile",
                 format!("profile `{name}` is not defined"),
-                Some(*span),
+                Some(span),
             )
             .label("no Profile with this name");
-            d = match super::check::did_you_mean(name, fleet.profiles.keys().map(String::as_str)) {
+            d = match super::check::did_you_mean(&name, fleet.profiles.keys().map(String::as_str)) {
                 Some(best) => d.help(format!("did you mean `{best}`?")),
                 None => d.help(format!(
                     "define a `kind: Profile` named `{name}`, or remove it from the list"
@@ -769,13 +823,28 @@ fn expand_profiles(
             diags.push(d);
             continue;
         };
-        stack.push(name.clone());
-        let includes = list_with_spans(profile.node.get("spec").and_then(|s| s.get("profiles")));
-        expand_profiles(fleet, &includes, out, stack, diags);
-        stack.pop();
-        if !out.contains(name) {
-            out.push(name.clone());
+        // `frames` holds the host's list plus one frame per profile on the chain.
+        if frames.len() > MAX_PROFILE_DEPTH {
+            diags.push(
+                Diag::error(
+                    "profile_depth",
+                    format!(
+                        "profile includes nest deeper than {MAX_PROFILE_DEPTH} levels: {}",
+                        chain_text(&chain(1))
+                    ),
+                    Some(span),
+                )
+                .label(format!("include number {} of the chain", frames.len()))
+                .help("flatten the chain: let a profile include the profiles it needs directly"),
+            );
+            continue;
         }
+        on_chain.insert(name.clone(), frames.len());
+        frames.push(Frame {
+            name: Some(name),
+            includes: list_with_spans(profile.node.get("spec").and_then(|s| s.get("profiles"))),
+            next: 0,
+        });
     }
 }
 
@@ -828,7 +897,7 @@ fn build_hosts(
         seen.insert(name.clone(), span);
         let mut profiles = Vec::new();
         let listed = list_with_spans(node.get("spec").and_then(|s| s.get("profiles")));
-        expand_profiles(fleet, &listed, &mut profiles, &mut Vec::new(), diags);
+        expand_profiles(fleet, &listed, &mut profiles, diags);
         let mut tree = defaults
             .clone()
             .unwrap_or_else(|| Node::new(Value::Map(Vec::new()), span));

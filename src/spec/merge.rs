@@ -197,6 +197,51 @@ pub fn lookup<'a>(root: &'a Node, path: &[Seg]) -> Option<&'a Node> {
     Some(node)
 }
 
+/// The item of `node` that a bracketed segment `[name]` names, as [`lookup`] finds it: a
+/// mapping's key, a list item's `name`, or a list index. Compares without allocating, so a
+/// caller may try many long names.
+fn item<'a>(node: &'a Node, name: &str) -> Option<&'a Node> {
+    match &node.value {
+        Value::Map(_) => node.get(name),
+        Value::Seq(items) => items
+            .iter()
+            .find(|i| i.get("name").and_then(Node::as_str) == Some(name))
+            .or_else(|| name.parse::<usize>().ok().and_then(|i| items.get(i))),
+        _ => None,
+    }
+}
+
+/// A path that resolves under `tree`, for a path that does not: without a leading `spec.`,
+/// or with the rest of the path as one bracketed key (`os.sysctl.vm.swappiness` ->
+/// `os.sysctl[vm.swappiness]`). `None` when neither resolves.
+///
+/// Linear in the length of `path`: the dotted prefix is walked down the tree once, and at
+/// each node reached the rest of the path is compared with its keys (an earlier version
+/// re-joined and re-parsed the path for every split, quadratic: minutes for a 128 KiB path).
+pub fn suggest_path(tree: &Node, path: &str) -> Option<String> {
+    let found = |p: &str| parse_path(p).ok().and_then(|s| lookup(tree, &s)).is_some();
+    let trimmed = path.strip_prefix("spec.").unwrap_or(path);
+    if trimmed != path && found(trimmed) {
+        return Some(trimmed.to_string());
+    }
+    let mut node = tree;
+    let mut offset = 0;
+    for (i, part) in trimmed.split('.').enumerate() {
+        if i > 0 {
+            let rest = trimmed.get(offset..).unwrap_or_default();
+            if item(node, rest).is_some() {
+                let prefix = trimmed.get(..offset.saturating_sub(1)).unwrap_or_default();
+                return Some(format!("{prefix}[{rest}]"));
+            }
+        }
+        // Down one dotted part (which may hold brackets of its own: `interfaces[bond0]`).
+        let segs = parse_path(part).ok()?;
+        node = lookup(node, &segs)?;
+        offset += part.len() + 1;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,6 +321,42 @@ mod tests {
         assert_eq!(got, want);
         let k2 = big.get("k2").unwrap();
         assert_eq!((k2.span.file, k2.overrode.len()), (1, 1));
+    }
+
+    #[test]
+    fn suggestions_bracket_keys_with_dots_and_drop_spec() {
+        let tree = doc(
+            "os: {sysctl: {vm.swappiness: 10}}\nnetwork:\n  interfaces:\n  - {name: bond0, x: {a.b: 1}}\n",
+            0,
+        );
+        let s = |p: &str| suggest_path(&tree, p);
+        assert_eq!(
+            s("os.sysctl.vm.swappiness").as_deref(),
+            Some("os.sysctl[vm.swappiness]")
+        );
+        assert_eq!(
+            s("spec.os.sysctl[vm.swappiness]").as_deref(),
+            Some("os.sysctl[vm.swappiness]")
+        );
+        assert_eq!(
+            s("network.interfaces[bond0].x.a.b").as_deref(),
+            Some("network.interfaces[bond0].x[a.b]")
+        );
+        assert_eq!(s("os.sysctl.vm.nothing"), None);
+        assert_eq!(s("nothing.at.all"), None);
+    }
+
+    #[test]
+    fn suggestions_are_linear_in_the_path_length() {
+        // 1,000,000 parts: the quadratic version joined and parsed the path once per split
+        // (about 10^12 steps); this one walks it once.
+        let tree = doc("os: {sysctl: {vm.swappiness: 10}}\n", 0);
+        let long = "os.".repeat(1_000_000);
+        let start = std::time::Instant::now();
+        assert_eq!(suggest_path(&tree, &long), None);
+        let deep = format!("os.sysctl.{}", "x.".repeat(1_000_000));
+        assert_eq!(suggest_path(&tree, &deep), None);
+        assert!(start.elapsed() < std::time::Duration::from_secs(10));
     }
 
     #[test]

@@ -497,17 +497,36 @@ impl FleetTree {
                 if !real.starts_with(root) {
                     return Err(format!("{norm} is a symlink that leaves the fleet root"));
                 }
-                let meta = std::fs::metadata(&real).map_err(|e| e.to_string())?;
-                if !meta.is_file() {
-                    return Err(format!("{norm} is not a regular file"));
-                }
-                if meta.len() > limit {
+                // Checked before opening (opening a FIFO blocks), checked again on the open
+                // handle (the file may have been replaced), and read to one byte past the
+                // limit at most (it may have grown).
+                let check = |meta: &std::fs::Metadata| {
+                    if !meta.is_file() {
+                        return Err(format!("{norm} is not a regular file"));
+                    }
+                    if meta.len() > limit {
+                        return Err(format!(
+                            "{norm} is {} bytes, more than the limit of {limit} bytes",
+                            meta.len()
+                        ));
+                    }
+                    Ok(())
+                };
+                check(&std::fs::metadata(&real).map_err(|e| e.to_string())?)?;
+                let file = std::fs::File::open(&real).map_err(|e| e.to_string())?;
+                check(&file.metadata().map_err(|e| e.to_string())?)?;
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(
+                    &mut std::io::Read::take(file, limit.saturating_add(1)),
+                    &mut bytes,
+                )
+                .map_err(|e| e.to_string())?;
+                if bytes.len() as u64 > limit {
                     return Err(format!(
-                        "{norm} is {} bytes, more than the limit of {limit} bytes",
-                        meta.len()
+                        "{norm} grew past the limit of {limit} bytes while read"
                     ));
                 }
-                std::fs::read(&real).map_err(|e| e.to_string())
+                Ok(bytes)
             }
             FleetTree::Git { repo, tree, prefix } => {
                 let full = if prefix.is_empty() {

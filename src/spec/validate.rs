@@ -237,14 +237,28 @@ fn check_bmc(
         }
         if let Some(ca) = &tls.ca_file
             && !ca.starts_with('/')
-            && tree.read(ca, MAX_DATA_FILE_BYTES).is_err()
+            && let Err(reason) = tree.read(ca, MAX_DATA_FILE_BYTES)
         {
+            // A missing file keeps the short message; a device, FIFO or oversized file says
+            // why it cannot be used.
+            let (message, label) =
+                if reason.starts_with("cannot open") || reason.contains("does not exist") {
+                    (
+                        format!("caFile `{ca}` does not exist in the fleet repo"),
+                        "no such file",
+                    )
+                } else {
+                    (
+                        format!("caFile `{ca}` cannot be used: {reason}"),
+                        "unusable file",
+                    )
+                };
             let d = Diag::error(
                     "tls_ca_file",
-                    format!("caFile `{ca}` does not exist in the fleet repo"),
+                    message,
                     Some(cx.span(&format!("{path}.tls.caFile"))),
                 )
-                .label("no such file")
+                .label(label)
                 .help("give a path relative to the fleet root, or an absolute path on the operator's machine");
             cx.push(d);
         }

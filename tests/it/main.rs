@@ -10,6 +10,7 @@ mod apply;
 mod apply_engine;
 mod architecture;
 mod cli_help;
+mod diff_access;
 mod diff_detail;
 mod diff_secrets;
 mod diff_summary;

@@ -248,6 +248,80 @@ fn deep_nesting_is_refused() {
 }
 
 #[test]
+fn a_profile_include_chain_of_20000_is_refused_at_the_include_that_is_too_deep() {
+    // p0 includes p1, which includes p2, ... p19999 (1,000 profiles a file); the host uses
+    // p0. Expansion recursed once per level and overflowed the stack.
+    let dir = fleet();
+    let p = dir.path();
+    let n = 20_000;
+    for file in 0..n / 1000 {
+        let mut text = String::new();
+        for i in file * 1000..(file + 1) * 1000 {
+            let include = if i + 1 < n {
+                format!("  profiles: [p{}]\n", i + 1)
+            } else {
+                String::new()
+            };
+            text.push_str(&format!(
+                "---\napiVersion: bmfleet.dev/v1alpha1\nkind: Profile\nmetadata: {{name: p{i}}}\nspec:\n{include}  power: On\n"
+            ));
+        }
+        std::fs::write(p.join(format!("profiles-{file:02}.yaml")), text).unwrap();
+    }
+    std::fs::write(
+        p.join("hosts.yaml"),
+        HOST.replace("spec:\n", "spec:\n  profiles: [p0]\n"),
+    )
+    .unwrap();
+    let r = expect_code(p, "profile_depth");
+    let json = r.json();
+    let d = json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "bmfleet::spec::profile_depth")
+        .unwrap();
+    let message = d["message"].as_str().unwrap();
+    assert!(
+        message.contains("deeper than 32 levels: p0 -> p1 -> p2 -> p3 -> ..."),
+        "{message}"
+    );
+    // Named at the include that goes one level too deep: file, line and column.
+    let human = run(p, &["validate", "--fleet", "."]);
+    assert!(
+        human.stdout.contains("profiles-00.yaml:"),
+        "{}",
+        head(&human.stdout)
+    );
+    assert!(
+        human.stdout.contains("profile_depth"),
+        "{}",
+        head(&human.stdout)
+    );
+}
+
+#[test]
+fn explain_with_a_long_path_answers_at_once() {
+    // 32,000 parts in one 128 KiB argument (about the most one argument may hold): the
+    // suggestion for an unset path re-joined and re-parsed the path once per part.
+    let dir = fleet();
+    let path = "bmc.".repeat(32_000);
+    let path = path.trim_end_matches('.');
+    let start = Instant::now();
+    let r = run(dir.path(), &["explain", "n1", path, "--fleet", "."]);
+    let took = start.elapsed();
+    assert_eq!(r.code, Some(1), "{}", head(&r.stderr));
+    assert!(r.stderr.contains("unset_path"), "{}", head(&r.stderr));
+    assert!(r.stderr.contains("127999"), "{}", head(&r.stderr));
+    assert!(
+        r.stderr.len() < 4096,
+        "the path is echoed whole: {} bytes",
+        r.stderr.len()
+    );
+    assert!(took < Duration::from_secs(30), "explain took {took:?}");
+}
+
+#[test]
 fn random_bytes_never_panic() {
     for seed in 1..=40u64 {
         let dir = fleet();
@@ -425,6 +499,49 @@ fn cloud_init_files_never_leave_the_fleet_or_block() {
         .count();
     assert_eq!(n, if have_fifo { 5 } else { 4 }, "{}", head(&r.stdout));
     assert!(!r.stdout.contains("root:"));
+}
+
+#[test]
+fn a_ca_file_that_is_a_device_or_a_fifo_is_an_error_not_a_hang() {
+    // tls.caFile relative to the fleet root: a symlink to /dev/zero and a FIFO. (An absolute
+    // caFile lives on the operator's machine; the Redfish client refuses devices and FIFOs
+    // there: redfish::tls tests.)
+    let dir = fleet();
+    let p = dir.path();
+    std::fs::create_dir(p.join("pki")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", p.join("pki/zero.pem")).unwrap();
+    let have_fifo = Command::new("mkfifo")
+        .arg(p.join("pki/fifo.pem"))
+        .status()
+        .is_ok_and(|s| s.success());
+    let mut hosts = String::new();
+    for (i, file) in ["pki/zero.pem", "pki/fifo.pem"].iter().enumerate() {
+        if *file == "pki/fifo.pem" && !have_fifo {
+            continue;
+        }
+        hosts.push_str(&format!(
+            "---\napiVersion: bmfleet.dev/v1alpha1\nkind: Host\nmetadata: {{name: t{i}}}\nspec:\n  bmc:\n    endpoint: https://10.0.2.{i}\n    tls: {{caFile: {file}}}\n"
+        ));
+    }
+    std::fs::write(p.join("tls-hosts.yaml"), hosts).unwrap();
+    let start = Instant::now();
+    let r = expect_code(p, "tls_ca_file");
+    let n = r.codes().iter().filter(|c| *c == "tls_ca_file").count();
+    assert_eq!(n, if have_fifo { 2 } else { 1 }, "{}", head(&r.stdout));
+    assert!(start.elapsed() < Duration::from_secs(60));
+    // Each says why: the symlink leaves the fleet root, the FIFO is not a regular file.
+    assert!(
+        r.stdout.contains("leaves the fleet root"),
+        "{}",
+        head(&r.stdout)
+    );
+    if have_fifo {
+        assert!(
+            r.stdout.contains("is not a regular file"),
+            "{}",
+            head(&r.stdout)
+        );
+    }
 }
 
 #[test]

@@ -65,6 +65,41 @@ pub struct CredentialSpec {
     pub password_env: Option<String>,
 }
 
+impl CredentialSpec {
+    /// The environment variable the username of credential `name` is read from:
+    /// `usernameEnv`, else `BMFLEET_CRED_<NAME>_USERNAME` ([`default_env_var`]).
+    pub fn username_var(&self, name: &str) -> String {
+        self.username_env
+            .clone()
+            .unwrap_or_else(|| default_env_var(name, "USERNAME"))
+    }
+
+    /// The environment variable the password of credential `name` is read from:
+    /// `passwordEnv`, else `BMFLEET_CRED_<NAME>_PASSWORD` ([`default_env_var`]).
+    pub fn password_var(&self, name: &str) -> String {
+        self.password_env
+            .clone()
+            .unwrap_or_else(|| default_env_var(name, "PASSWORD"))
+    }
+}
+
+/// The default environment variable for field `field` (`USERNAME`, `PASSWORD`) of credential
+/// `name`: `BMFLEET_CRED_<NAME>_<FIELD>`, with `<NAME>` upper-cased and every character other
+/// than an ASCII letter or digit turned into `_`.
+pub fn default_env_var(name: &str, field: &str) -> String {
+    let upper: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("BMFLEET_CRED_{upper}_{field}")
+}
+
 /// A count of hosts, or a percentage of the hosts in scope (`"25%"`, rounded down, at
 /// least 1), as in Kubernetes' `maxUnavailable`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
