@@ -71,6 +71,7 @@ pub fn observe(
                 ResourceKind::Sysfs => Ok(keyed(r, |k| probe.sysfs.get(k))),
                 ResourceKind::Tunables => Ok(tunables(probe, r)),
                 ResourceKind::CloudInit => Ok(cloud_init(probe, r)),
+                ResourceKind::Vfio => Ok(vfio(probe, r)),
                 _ => return None,
             };
             let obs = obs.map(|mut o| {
@@ -413,6 +414,64 @@ fn sriov_checked(probe: &Probe, r: &Resource, endpoint: &str) -> Result<Observat
         );
     }
     Ok(obs)
+}
+
+/// vfio: `devices` as the spec's devices that are bound to vfio-pci (all of them: the
+/// spec's list), `vfs.<pf>` as the spec's VF ids that are bound (all of them: the spec's
+/// spelling, e.g. `0-3`; some: those, as a list such as `0,2`; none: empty). Devices bound
+/// that the spec does not name are not compared (nmstate's rule).
+fn vfio(probe: &Probe, r: &Resource) -> Observation {
+    let bound: Vec<String> = probe.vfio_pci.clone().unwrap_or_default();
+    let mut values = BTreeMap::new();
+    for (key, setting) in &r.settings {
+        let desired = &setting.value;
+        let found: Result<Option<Value>, String> = if key == "devices" {
+            let want: Vec<String> = desired
+                .as_array()
+                .map(|a| a.iter().map(display).collect())
+                .unwrap_or_default();
+            let have: Vec<String> = want
+                .iter()
+                .filter(|d| bound.iter().any(|b| b.eq_ignore_ascii_case(d)))
+                .cloned()
+                .collect();
+            Ok(Some(as_set(have, desired)))
+        } else if let Some(pf) = key.strip_prefix("vfs.") {
+            let want = desired
+                .as_str()
+                .and_then(crate::plan::os_files::parse_id_ranges);
+            match want {
+                None => Err(format!("VF ids {desired} are not understood")),
+                Some(ids) => {
+                    let state = probe.sriov.get(pf);
+                    let have: Vec<u32> = ids
+                        .iter()
+                        .copied()
+                        .filter(|id| {
+                            state
+                                .and_then(|p| p.vfs.get(id))
+                                .and_then(|v| v.driver.as_deref())
+                                == Some("vfio-pci")
+                        })
+                        .collect();
+                    Ok(Some(if have == ids {
+                        desired.clone()
+                    } else {
+                        Value::String(
+                            have.iter()
+                                .map(u32::to_string)
+                                .collect::<Vec<_>>()
+                                .join(","),
+                        )
+                    }))
+                }
+            }
+        } else {
+            Err(NOT_READ_YET.to_string())
+        };
+        values.insert(key.clone(), found.map(|v| (v, None)));
+    }
+    build(values)
 }
 
 /// `vfs[3].trust` -> `(3, "trust")`.

@@ -39,8 +39,7 @@ pub const OS_KINDS: &[ResourceKind] = &[
 ];
 
 /// Kinds owned but not compared yet: their resources are listed as not observed.
-const NOT_COMPARED: &[ResourceKind] =
-    &[ResourceKind::Routes, ResourceKind::Dns, ResourceKind::Vfio];
+const NOT_COMPARED: &[ResourceKind] = &[ResourceKind::Routes, ResourceKind::Dns];
 
 /// How to reach hosts over SSH.
 #[derive(Debug, Clone)]

@@ -269,6 +269,9 @@ pub enum Op {
     Vfio {
         /// Setting key (`devices`, `vfs.<pf>`) -> value.
         settings: BTreeMap<String, Value>,
+        /// The unit that binds them again on every boot.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        persist: Option<FileWrite>,
     },
     /// Deliver new cloud-init data (acts on the first boot of a new instance-id).
     CloudInit {
@@ -405,7 +408,7 @@ impl Op {
             Op::Tunables { values, .. } => {
                 format!("set {}", plural(values.len(), "tunable", "tunables"))
             }
-            Op::Vfio { settings } => format!(
+            Op::Vfio { settings, .. } => format!(
                 "bind to vfio-pci ({})",
                 settings.keys().cloned().collect::<Vec<_>>().join(", ")
             ),

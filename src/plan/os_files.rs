@@ -362,6 +362,76 @@ pub fn sriov_unit(pf: &str, num_vfs: u64, vfs: &Value) -> FileWrite {
     )
 }
 
+/// The unit that binds the spec's devices and VFs to vfio-pci on every boot.
+pub const VFIO_UNIT: &str = "/etc/systemd/system/bmfleet-vfio.service";
+
+/// VF ids as the spec writes them (`0-3,8`, `3`) in ascending order without duplicates;
+/// `None` for anything else (or more than 4096 ids).
+pub fn parse_id_ranges(s: &str) -> Option<Vec<u32>> {
+    let mut ids = std::collections::BTreeSet::new();
+    for part in s.split(',') {
+        let part = part.trim();
+        let (a, b) = match part.split_once('-') {
+            Some((a, b)) => (a.trim().parse::<u32>().ok()?, b.trim().parse::<u32>().ok()?),
+            None => {
+                let n = part.parse::<u32>().ok()?;
+                (n, n)
+            }
+        };
+        if a > b || b - a > 4096 {
+            return None;
+        }
+        ids.extend(a..=b);
+        if ids.len() > 4096 {
+            return None;
+        }
+    }
+    (!ids.is_empty()).then(|| ids.into_iter().collect())
+}
+
+/// The oneshot unit that binds `host`'s `os.vfio` devices and VFs to vfio-pci on every
+/// boot (after the SR-IOV units made the VFs), through `driver_override` and
+/// `drivers_probe` (kernel `Documentation/ABI/testing/sysfs-bus-pci`); `None` when the
+/// spec binds nothing. VF PCI addresses are looked up at boot from `virtfn<N>`.
+pub fn vfio_unit(host: &Host) -> Option<FileWrite> {
+    let vfio = host.settings.os.as_ref()?.vfio.as_ref()?;
+    let bind = "bind() { echo vfio-pci > /sys/bus/pci/devices/$1/driver_override;                 [ -e /sys/bus/pci/devices/$1/driver ] && echo $1 > /sys/bus/pci/devices/$1/driver/unbind;                 echo $1 > /sys/bus/pci/drivers_probe; }";
+    let mut calls: Vec<String> = vfio.devices.iter().map(|d| format!("bind {d}")).collect();
+    let mut after = Vec::new();
+    for v in &vfio.vfs {
+        let ids = parse_id_ranges(&v.ids)?;
+        after.push(format!("bmfleet-sriov-{}.service", v.pf));
+        let list: Vec<String> = ids.iter().map(u32::to_string).collect();
+        calls.push(format!(
+            "for i in {}; do bind $(basename $(readlink /sys/class/net/{}/device/virtfn$i)); done",
+            list.join(" "),
+            v.pf
+        ));
+    }
+    if calls.is_empty() {
+        return None;
+    }
+    let mut lines = vec![
+        "[Unit]".to_string(),
+        "Description=bmfleet: bind devices and VFs to vfio-pci".to_string(),
+    ];
+    if !after.is_empty() {
+        lines.push(format!("After={}", after.join(" ")));
+    }
+    lines.extend([
+        String::new(),
+        "[Service]".to_string(),
+        "Type=oneshot".to_string(),
+        "RemainAfterExit=yes".to_string(),
+        "ExecStartPre=-modprobe vfio-pci".to_string(),
+        format!("ExecStart=/bin/sh -c '{bind}; {}'", calls.join("; ")),
+        String::new(),
+        "[Install]".to_string(),
+        "WantedBy=multi-user.target".to_string(),
+    ]);
+    Some(file(VFIO_UNIT, "0644", "os.vfio", &lines))
+}
+
 /// The NoCloud instance id bmfleet writes when the spec has no `meta-data`:
 /// `iid-bmfleet-<host>-<first 12 hex of SHA-256 over the documents' digests>`.
 pub fn instance_id(host: &str, digests: &[&str]) -> String {

@@ -179,7 +179,10 @@ pub fn op_for(ctx: &Context<'_>, r: &Resource, keys: &[&str], obs: &Observation)
                 persist: os_files::tunables_file(ctx.host),
             }
         }
-        ResourceKind::Vfio => Op::Vfio { settings: map_of() },
+        ResourceKind::Vfio => Op::Vfio {
+            settings: map_of(),
+            persist: os_files::vfio_unit(ctx.host),
+        },
         ResourceKind::CloudInit => cloud_init_op(ctx),
         // Synthetic kinds never carry settings; the reset is built by [`reset`].
         ResourceKind::Reboot | ResourceKind::Host => Op::AwaitOs { timeout_s: 0 },

@@ -216,6 +216,34 @@ fn calls_for(
                 ));
             }
         },
+        Op::Vfio { settings, persist } => {
+            for (key, v) in settings {
+                if key == "devices" {
+                    for d in v.as_array().into_iter().flatten() {
+                        c.call("vfio_bind", &[&os_files::kernel_text(d)]);
+                    }
+                } else if let Some(pf) = key.strip_prefix("vfs.") {
+                    let ids = v
+                        .as_str()
+                        .and_then(os_files::parse_id_ranges)
+                        .ok_or_else(|| {
+                            refused(
+                                transport,
+                                step,
+                                format!("VF ids {v} are not understood"),
+                                "write VF ids as 0-3,8 in the spec",
+                            )
+                        })?;
+                    for id in ids {
+                        c.call("vfio_bind_vf", &[pf, &id.to_string()]);
+                    }
+                }
+            }
+            if let Some(f) = persist {
+                c.put(f);
+                c.call("unit_enable", &["bmfleet-vfio.service"]);
+            }
+        }
         Op::CloudInit {
             documents,
             delivery,
