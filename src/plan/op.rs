@@ -157,7 +157,7 @@ pub enum Op {
         /// `{"interfaces": [...], "routes": {...}, "dns-resolver": {...}}` (nmstate names).
         desired: Value,
         /// The backend, the exact files and the commands that write `desired` on this host
-        /// (rendered at plan time, [`super::network`]); absent in plans made before network
+        /// (rendered at plan time by `plan::network`); absent in plans made before network
         /// writes were rendered, which cannot be applied.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         write: Option<super::network::NetworkWrite>,

@@ -15,6 +15,7 @@ mod diff_secrets;
 mod diff_summary;
 mod engine_refresh;
 mod golden;
+mod os_network;
 mod os_provider;
 mod os_sshd;
 mod peer_sushy;

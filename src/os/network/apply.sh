@@ -20,7 +20,7 @@
 #       runs at once.
 #   commit ID NCOMMIT [ARGC ARGV...]...
 #       Takes the step's lock (so a pending revert does nothing), runs the commit commands,
-#       stops the revert timer and removes the step's state.
+#       stops the revert timer (or the detached sleep) and removes the step's state.
 #   finish ID
 #       Runs the revert unless it already ran; says which.
 #
@@ -281,6 +281,7 @@ apply)
 			armed='nohup'
 		fi
 	fi
+	printf '%s\n' "$armed" >"$D/armed"
 	printf 'armed %s\n' "$armed"
 
 	if ! run_cmds "$act"; then
@@ -317,13 +318,17 @@ commit)
 		show_stderr
 		exit 0
 	fi
-	if [ -n "$R" ]; then
-		[ -f "$D/pid" ] || runc systemctl stop "bmfleet-net-$id.timer"
-	elif [ -f "$D/pid" ]; then
-		kill "$(cat "$D/pid")" 2>/dev/null
-	else
-		systemctl stop "bmfleet-net-$id.timer" 2>/dev/null
-	fi
+	armed=$(cat "$D/armed" 2>/dev/null)
+	case $armed in
+	systemd-run)
+		if [ -n "$R" ]; then
+			runc systemctl stop "bmfleet-net-$id.timer"
+		else
+			systemctl stop "bmfleet-net-$id.timer" 2>/dev/null
+		fi
+		;;
+	nohup) kill "$(cat "$D/pid")" 2>/dev/null ;;
+	esac
 	rm -rf "$D"
 	printf 'result committed\n'
 	;;

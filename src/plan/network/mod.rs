@@ -169,6 +169,17 @@ pub fn ports(i: &Interface) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// A bond's port as the spec declares it, or a bare ethernet interface of that name when the
+/// spec lists it only as a port (validation asks for it to be declared; the files of an
+/// undeclared port hold only its membership).
+pub fn port_interface(net: &NetworkSpec, name: &str) -> Interface {
+    find(net, name).cloned().unwrap_or_else(|| Interface {
+        name: name.to_string(),
+        iface_type: Some(InterfaceType::Ethernet),
+        ..Interface::default()
+    })
+}
+
 /// The bond that lists `name` as a port.
 pub fn bond_of<'a>(net: &'a NetworkSpec, name: &str) -> Option<&'a Interface> {
     net.interfaces

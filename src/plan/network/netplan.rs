@@ -7,8 +7,8 @@
 //! each port's file.
 
 use super::{
-    NetworkBackend, NetworkWrite, PlannedFile, addresses, bond_options, cmd, find, kind_of, mac,
-    only_up, ports, vlan_of, yaml,
+    NetworkBackend, NetworkWrite, PlannedFile, addresses, bond_options, check_name, cmd, kind_of,
+    mac, only_up, port_interface, ports, vlan_of, yaml,
 };
 use crate::spec::model::{Interface, InterfaceType, NetworkSpec};
 use serde_json::{Map, Value, json};
@@ -148,9 +148,8 @@ pub fn render(net: &NetworkSpec, i: &Interface) -> Result<NetworkWrite, String> 
     let mut touches = vec![i.name.clone()];
     if kind_of(i) == InterfaceType::Bond {
         for p in ports(i) {
-            let port = find(net, &p)
-                .ok_or_else(|| format!("bond port {p} is not in network.interfaces"))?;
-            files.push(file(port)?);
+            check_name(&p)?;
+            files.push(file(&port_interface(net, &p))?);
             touches.push(p);
         }
     }

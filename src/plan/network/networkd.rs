@@ -17,7 +17,7 @@
 
 use super::{
     NetworkBackend, NetworkWrite, PlannedFile, addresses, bond_of, bond_options, cmd, find,
-    kind_of, mac, only_up, ports, vlan_of, vlans_on,
+    kind_of, mac, only_up, port_interface, ports, vlan_of, vlans_on,
 };
 use crate::spec::model::{Interface, InterfaceType, NetworkSpec};
 use std::fmt::Write as _;
@@ -178,9 +178,21 @@ pub fn render(net: &NetworkSpec, i: &Interface, new_iface: bool) -> Result<Netwo
         InterfaceType::Vlan => vec![vlan_of(i)?.0],
         InterfaceType::Ethernet => Vec::new(),
     };
+    let is_bond = kind_of(i) == InterfaceType::Bond;
     for o in others {
-        let other = find(net, &o).ok_or_else(|| format!("{o} is not in network.interfaces"))?;
-        files.push(network(net, other)?);
+        super::check_name(&o)?;
+        // An undeclared port gets a file holding its membership; an undeclared VLAN base is
+        // refused: its file would replace the configuration that manages it now.
+        let other = match find(net, &o) {
+            Some(x) => x.clone(),
+            None if is_bond => port_interface(net, &o),
+            None => {
+                return Err(format!(
+                    "the VLAN's base {o} is not in network.interfaces: networkd attaches a VLAN in its base's .network file"
+                ));
+            }
+        };
+        files.push(network(net, &other)?);
         touches.push(o);
     }
     let mut reconfigure = vec!["networkctl".to_string(), "reconfigure".to_string()];

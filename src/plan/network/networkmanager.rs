@@ -9,8 +9,8 @@
 //! SHA-256), so the same interface always gets the same connection.
 
 use super::{
-    NetworkBackend, NetworkWrite, PlannedFile, addresses, bond_of, bond_options, cmd, find,
-    kind_of, mac, only_up, ports, vlan_of,
+    NetworkBackend, NetworkWrite, PlannedFile, addresses, bond_of, bond_options, check_name, cmd,
+    kind_of, mac, only_up, port_interface, ports, vlan_of,
 };
 use crate::spec::model::{Interface, InterfaceType, IpConfig, NetworkSpec};
 use std::fmt::Write as _;
@@ -140,9 +140,8 @@ pub fn render(net: &NetworkSpec, i: &Interface, new_iface: bool) -> Result<Netwo
     let mut touches = vec![i.name.clone()];
     if kind_of(i) == InterfaceType::Bond {
         for p in ports(i) {
-            let port = find(net, &p)
-                .ok_or_else(|| format!("bond port {p} is not in network.interfaces"))?;
-            files.push(keyfile(net, port)?);
+            check_name(&p)?;
+            files.push(keyfile(net, &port_interface(net, &p))?);
             touches.push(p);
         }
     }
