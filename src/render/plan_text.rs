@@ -578,20 +578,40 @@ pub fn network_write_lines(resource: &str, w: &NetworkWrite) -> Vec<String> {
     for f in &w.files {
         out.push(format!("  #   {} ({}):", shown(&f.path), shown(&f.mode)));
         for l in f.content.lines() {
-            out.push(format!("  #     | {}", shown(l)));
+            let l = shown(l);
+            out.push(if l.is_empty() {
+                "  #     |".to_string()
+            } else {
+                format!("  #     | {l}")
+            });
         }
     }
-    out.push(format!("  #   then: {}", list(&w.activate)));
+    out.extend(wrap(
+        &format!("then: {}", list(&w.activate)),
+        "  #   ",
+        "  #     ",
+        WIDTH,
+    ));
     if !w.commit.is_empty() {
-        out.push(format!(
-            "  #   confirmed over a new SSH connection by: {}",
-            list(&w.commit)
+        out.extend(wrap(
+            &format!(
+                "confirmed over a new SSH connection by: {}",
+                list(&w.commit)
+            ),
+            "  #   ",
+            "  #     ",
+            WIDTH,
         ));
     }
-    out.push(format!(
-        "  #   if it touches the SSH session's interface, rolled back after {} s without a new SSH connection: previous files restored, then {}",
-        w.rollback_timeout_s,
-        list(&w.revert)
+    out.extend(wrap(
+        &format!(
+            "if it touches the SSH session's interface: rolled back after {} s without a new SSH connection (previous files restored, then {})",
+            w.rollback_timeout_s,
+            list(&w.revert)
+        ),
+        "  #   ",
+        "  #     ",
+        WIDTH,
     ));
     out
 }
