@@ -693,3 +693,28 @@ fn an_op_edited_after_planning_or_without_a_write_is_refused_before_writing() {
     assert_eq!(err.error.code, "bmfleet::os::apply_unsupported");
     assert!(!root.join("etc/systemd/network").exists());
 }
+
+#[test]
+fn a_setting_the_hosts_backend_cannot_write_is_a_plan_time_error() {
+    let (_tmp, root) = copy_of("bond-vlan");
+    let mut h = drifted();
+    h.settings.network.as_mut().unwrap().interfaces[0]
+        .link_aggregation
+        .as_mut()
+        .unwrap()
+        .options
+        .insert(
+            "no_such_option".into(),
+            bmfleet::spec::model::Scalar::Int(1),
+        );
+    let p = plan_over(&h, &root);
+    let e = p.hosts[0].error.as_ref().expect("a host error");
+    assert_eq!(e.code, "bmfleet::plan::unwritable", "{e:?}");
+    assert!(
+        e.message
+            .contains("network/bond0: the systemd-networkd writer")
+            && e.message.contains("no_such_option"),
+        "{e:?}"
+    );
+    assert!(p.hosts[0].steps.is_empty());
+}

@@ -93,9 +93,8 @@ fn command_args(out: &mut Vec<String>, cmds: &[Vec<String>]) {
 /// A step id for the host's state directory and timer unit: the address's words and the
 /// time, plain characters only (`g1-network-bond0-1767225600`).
 fn step_id(step: &Step) -> String {
-    let mut id: String = step
-        .address
-        .relative()
+    let words = format!("{}-{}", step.address.host, step.address.relative());
+    let id: String = words
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
@@ -105,7 +104,6 @@ fn step_id(step: &Step) -> String {
             }
         })
         .collect();
-    id = format!("{}-{}", step.address.host, id);
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
