@@ -23,6 +23,7 @@
 use super::iproute::Link;
 use super::probe::{Probe, page_size_kb};
 use crate::plan::address::Address;
+use crate::plan::network::NetworkBackend;
 use crate::plan::observed::{Fingerprint, Observation, ObservedValue, ReadError};
 use crate::plan::resource::{Resource, ResourceKind};
 use crate::plan::value::{same_value, sha256_json};
@@ -57,12 +58,18 @@ pub fn observe(
             "the OS was read as uid {u}, not root: bmfleet writes /etc, /proc/sys and /sys as root; log in as root or set os.ssh.sudo: true (sudo -n, without a password)"
         )
     });
+    let ifaces: Vec<&str> = resources
+        .iter()
+        .filter(|r| is_network(r.kind))
+        .filter_map(|r| r.iface.as_deref())
+        .collect();
+    let writer = super::network::choose::backend(probe, &ifaces);
     resources
         .iter()
         .filter_map(|r| {
             let obs = match r.kind {
                 ResourceKind::Ethernet | ResourceKind::Bond | ResourceKind::Vlan => {
-                    network(probe, r, endpoint)
+                    network(probe, r, endpoint, &writer)
                 }
                 ResourceKind::SrIov => sriov_checked(probe, r, endpoint),
                 ResourceKind::Hugepages => Ok(with_writer(hugepages(probe, r), probe)),
@@ -200,7 +207,21 @@ fn as_set(observed: Vec<String>, desired: &Value) -> Value {
     Value::Array(a.into_iter().map(Value::String).collect())
 }
 
-fn network(probe: &Probe, r: &Resource, endpoint: &str) -> Result<Observation, ReadError> {
+fn is_network(kind: ResourceKind) -> bool {
+    matches!(
+        kind,
+        ResourceKind::Ethernet | ResourceKind::Bond | ResourceKind::Vlan
+    )
+}
+
+/// A network resource's observation, with the backend chosen for the host in
+/// `capabilities.writer` (an error when there is none: nothing could write the resource).
+fn network(
+    probe: &Probe,
+    r: &Resource,
+    endpoint: &str,
+    writer: &Result<NetworkBackend, String>,
+) -> Result<Observation, ReadError> {
     let Some(links) = &probe.links else {
         return Err(ReadError {
             endpoint: endpoint.to_string(),
@@ -209,20 +230,17 @@ fn network(probe: &Probe, r: &Resource, endpoint: &str) -> Result<Observation, R
             help: "install iproute2 4.14 or later on the host (Debian/Ubuntu: iproute2, RHEL: iproute)".into(),
         });
     };
-    let st = &probe.net_stack;
-    let known = st.network_manager.is_active()
-        || st.systemd_networkd.is_active()
-        || st.ifupdown.is_active()
-        || !st.netplan_configs.is_empty()
-        || st.nmstate_installed;
-    if !known {
-        return Err(ReadError {
-            endpoint: endpoint.to_string(),
-            message: "no network stack found (NetworkManager, systemd-networkd, ifupdown, netplan or nmstate): nothing bmfleet could write network state through".into(),
-            code: "bmfleet::os::unknown_network_stack".into(),
-            help: "enable the stack that manages the host's interfaces, or leave network out of this host's spec".into(),
-        });
-    }
+    let backend = match writer {
+        Ok(b) => *b,
+        Err(why) => {
+            return Err(ReadError {
+                endpoint: endpoint.to_string(),
+                message: why.clone(),
+                code: "bmfleet::os::unknown_network_stack".into(),
+                help: "enable the stack that manages the host's interfaces (see docs/plan.md, \"Network writes\"), or leave network out of this host's spec".into(),
+            });
+        }
+    };
     let iface = r.iface.as_deref().unwrap_or_default();
     let link = links.get(iface);
     let mut values = BTreeMap::new();
@@ -237,7 +255,9 @@ fn network(probe: &Probe, r: &Resource, endpoint: &str) -> Result<Observation, R
         };
         values.insert(key.clone(), found);
     }
-    Ok(build(values))
+    let mut obs = build(values);
+    obs.capabilities.writer = Some(backend.as_str().to_string());
+    Ok(obs)
 }
 
 fn link_value(

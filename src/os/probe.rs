@@ -295,6 +295,9 @@ pub struct NetStack {
     pub ifupdown: StackState,
     /// Whether `/etc/network/interfaces` exists.
     pub ifupdown_interfaces_file: bool,
+    /// Whether `/etc/network/interfaces` has a `source /etc/network/interfaces.d/*` line
+    /// (Debian's default), so files bmfleet writes to `interfaces.d/` are read by ifupdown.
+    pub ifupdown_sources_interfaces_d: bool,
     /// Whether netplan is installed.
     pub netplan_installed: bool,
     /// netplan configuration files (`/etc/netplan/*.yaml`).
@@ -432,6 +435,8 @@ struct RawStack {
     active: Option<String>,
     #[serde(default)]
     interfaces_file: bool,
+    #[serde(default)]
+    interfaces_d_sourced: bool,
     #[serde(default)]
     configs: Vec<String>,
 }
@@ -692,6 +697,7 @@ impl Probe {
             systemd_networkd: stack(&ns.systemd_networkd),
             ifupdown: stack(&ns.ifupdown),
             ifupdown_interfaces_file: ns.ifupdown.interfaces_file,
+            ifupdown_sources_interfaces_d: ns.ifupdown.interfaces_d_sourced,
             netplan_installed: ns.netplan.installed,
             netplan_configs: ns.netplan.configs,
             nmstate_installed: ns.nmstate.installed,
@@ -1338,6 +1344,7 @@ mod tests {
             assert!(ns.systemd_networkd.installed && ns.systemd_networkd.is_active());
             assert!(ns.ifupdown.installed && ns.ifupdown.is_active());
             assert!(ns.ifupdown_interfaces_file);
+            assert!(ns.ifupdown_sources_interfaces_d);
             assert!(!ns.network_manager.installed && !ns.network_manager.is_active());
             assert!(!ns.netplan_installed && !ns.nmstate_installed);
             assert_eq!(ns.networkd_links[&2], "configured");

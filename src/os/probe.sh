@@ -2,7 +2,7 @@
 # bmfleet OS probe: reads what the OS provider compares with a host's spec and prints ONE JSON
 # document on stdout, in one round trip (`ssh host sh -s -- ARGS < probe.sh`).
 #
-# POSIX sh (dash, busybox ash, bash); needs head -c, sed, tr, readlink (coreutils or busybox);
+# POSIX sh (dash, busybox ash, bash); needs head -c, sed, tr, grep, readlink (coreutils or busybox);
 # uses `ip`, `sha256sum`, `grubby` and `systemctl` when present. It never starts Python tools.
 # src/os/probe.rs parses the output and documents every field; the shapes it reads are those
 # of a Debian 12 guest (kernel 6.1, iproute2 6.1, systemd 252, cloud-init 22.4).
@@ -429,6 +429,14 @@ printf ',"active":'
 active networking.service
 printf ',"interfaces_file":'
 bool "$R/etc/network/interfaces"
+# Whether interfaces(5) sources interfaces.d/* (where bmfleet writes ifupdown stanzas).
+printf ',"interfaces_d_sourced":'
+if [ -f "$R/etc/network/interfaces" ] &&
+	grep -Eq '^[[:space:]]*source[[:space:]]+(/etc/network/)?interfaces\.d/\*[[:space:]]*$' "$R/etc/network/interfaces" 2>/dev/null; then
+	printf true
+else
+	printf false
+fi
 printf '},"netplan":{"installed":'
 installed netplan
 printf ',"configs":['

@@ -107,6 +107,22 @@ impl SshTarget {
     /// with `-` or holds whitespace or control characters, or a control directory path that
     /// is too long or not plain.
     pub fn argv(&self, args: &[String]) -> Result<Vec<OsString>, TransportError> {
+        self.build_argv(args, false)
+    }
+
+    /// The `ssh` argv of [`Self::argv`] over a **new** connection: `ControlMaster=no` and
+    /// `ControlPath=none`, so the multiplexed master (which may outlive a network change
+    /// that cuts new connections off) is not used. Host-key checking and every other option
+    /// stay the same.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::argv`].
+    pub fn fresh_argv(&self, args: &[String]) -> Result<Vec<OsString>, TransportError> {
+        self.build_argv(args, true)
+    }
+
+    fn build_argv(&self, args: &[String], fresh: bool) -> Result<Vec<OsString>, TransportError> {
         let invalid = |reason: String| TransportError::Invalid {
             host: self.destination.clone(),
             reason,
@@ -144,18 +160,32 @@ impl SshTarget {
             argv.push("-F".into());
             argv.push(config.into());
         }
-        for opt in [
+        let control = if fresh {
+            vec![
+                "ControlMaster=no".to_string(),
+                "ControlPath=none".to_string(),
+            ]
+        } else {
+            vec![
+                "ControlMaster=auto".to_string(),
+                format!("ControlPath={dir}/%C"),
+                format!("ControlPersist={CONTROL_PERSIST_SECS}"),
+            ]
+        };
+        let opts = [
             "BatchMode=yes".to_string(),
             "StrictHostKeyChecking=yes".to_string(),
-            "ControlMaster=auto".to_string(),
-            format!("ControlPath={dir}/%C"),
-            format!("ControlPersist={CONTROL_PERSIST_SECS}"),
+        ]
+        .into_iter()
+        .chain(control)
+        .chain([
             format!("ConnectTimeout={connect}"),
             // A master whose host went away (a reset) notices within 30 s instead of
             // hanging every session multiplexed over it.
             "ServerAliveInterval=10".to_string(),
             "ServerAliveCountMax=3".to_string(),
-        ] {
+        ]);
+        for opt in opts {
             argv.push("-o".into());
             argv.push(opt.into());
         }
@@ -467,6 +497,66 @@ impl Transport {
     }
 }
 
+/// The file under a local transport's sysroot whose presence makes
+/// [`Transport::probe_fresh_connection`] fail: the test hook that simulates a network change
+/// cutting the host off (only the local transport reads it).
+pub const FAIL_FRESH_CONNECTION: &str = "run/bmfleet/fail-fresh-connection";
+
+impl Transport {
+    /// Runs `script` like [`Self::run_script`], but over a new SSH connection that does not
+    /// use (or become) the multiplexed master ([`SshTarget::fresh_argv`]); the local
+    /// transport runs it as [`Self::run_script`] does.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::run_script`].
+    pub async fn run_script_fresh(
+        &self,
+        script: &str,
+        args: &[String],
+    ) -> Result<ScriptOutput, TransportError> {
+        match self {
+            Transport::Local { .. } => self.run_script(script, args).await,
+            Transport::Ssh(target) => {
+                let host = self.host_label();
+                let argv = target.fresh_argv(args)?;
+                let mut cmd = tokio::process::Command::new(&argv[0]);
+                cmd.args(&argv[1..]);
+                run(
+                    cmd,
+                    &host,
+                    &display_argv(&argv),
+                    script,
+                    target.command_timeout,
+                )
+                .await
+            }
+        }
+    }
+
+    /// Whether a **new** connection to the host succeeds now (TCP, key exchange, host key,
+    /// authentication and a shell running `true`), not the multiplexed one: what proves that a
+    /// network change left the host reachable. The local transport succeeds unless
+    /// `<sysroot>/`[`FAIL_FRESH_CONNECTION`] exists (a test hook).
+    ///
+    /// # Errors
+    ///
+    /// The [`TransportError`] of the attempt (`ssh` exits 255 when it cannot connect).
+    pub async fn probe_fresh_connection(&self) -> Result<(), TransportError> {
+        if let Transport::Local { sysroot } = self
+            && sysroot.join(FAIL_FRESH_CONNECTION).exists()
+        {
+            return Err(TransportError::Failed {
+                host: self.host_label(),
+                command: "ssh (fresh connection)".into(),
+                status: "exit status: 255".into(),
+                stderr: format!("simulated: {FAIL_FRESH_CONNECTION} exists in the sysroot"),
+            });
+        }
+        self.run_script_fresh("true", &[]).await.map(|_| ())
+    }
+}
+
 /// Reads at most `cap` bytes; more is an error of kind `FileTooLarge`.
 async fn read_capped<R: AsyncRead + Unpin>(reader: Option<R>, cap: usize) -> io::Result<Vec<u8>> {
     let mut buf = Vec::new();
@@ -765,6 +855,24 @@ mod tests {
             msg,
             "h: `sh -s` did not finish within 0.3 s and was stopped"
         );
+    }
+
+    #[test]
+    fn fresh_argv_bypasses_the_master_and_keeps_host_key_checking() {
+        let t = SshTarget::new("h", "/tmp/bm");
+        let argv = strs(&t.fresh_argv(&["x".into()]).unwrap());
+        let joined = argv.join(" ");
+        for want in [
+            "BatchMode=yes",
+            "StrictHostKeyChecking=yes",
+            "ControlMaster=no",
+            "ControlPath=none",
+        ] {
+            assert!(argv.iter().any(|a| a == want), "{want} missing: {joined}");
+        }
+        assert!(!joined.contains("ControlPersist"), "{joined}");
+        assert!(!joined.contains("/tmp/bm/%C"), "{joined}");
+        assert_eq!(argv.last().unwrap(), "sh -s -- x");
     }
 
     #[test]

@@ -14,7 +14,7 @@
 //! classes), [`observed`] (live state, keyed by address), [`op`] (what a step does),
 //! [`graph`] (ordering rules, transformers, cycle detection), [`planner`] (the comparison),
 //! [`diff`] (spec-to-spec), [`rollout`] (batches), [`model`] (the serializable plan),
-//! [`select`] (host filters), [`hostlist`] (`r1-c[01-04]`), [`value`] (comparison and
+//! [`network`] (network files and commands rendered per backend), [`select`] (host filters), [`hostlist`] (`r1-c[01-04]`), [`value`] (comparison and
 //! digests).
 
 pub mod access;
@@ -23,6 +23,7 @@ pub mod diff;
 pub mod graph;
 pub mod hostlist;
 pub mod model;
+pub mod network;
 pub mod observed;
 pub mod op;
 pub mod os_files;

@@ -181,6 +181,11 @@ pub enum Op {
     NetworkApply {
         /// `{"interfaces": [...], "routes": {...}, "dns-resolver": {...}}` (nmstate names).
         desired: Value,
+        /// The backend, the exact files and the commands that write `desired` on this host
+        /// (rendered at plan time by `plan::network`); absent in plans made before network
+        /// writes were rendered, which cannot be applied.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        write: Option<super::network::NetworkWrite>,
     },
     /// Set a PF's VF count (`sriov_numvfs`: written 0, then N) and its VF settings.
     SriovNumVfs {
@@ -360,13 +365,25 @@ impl Op {
                 format!("{}: applies {}", steps.join(", then "), applies.join(", "))
             }
             Op::AwaitOs { timeout_s } => format!("wait up to {timeout_s} s for the OS to answer"),
-            Op::NetworkApply { desired } => {
+            Op::NetworkApply { desired, write } => {
                 let n = desired
                     .get("interfaces")
                     .and_then(Value::as_array)
                     .map_or(0, Vec::len);
+                let how = write.as_ref().map_or_else(String::new, |w| {
+                    format!(
+                        " through {} ({}, then {})",
+                        w.backend.as_str(),
+                        plural(w.files.len(), "file", "files"),
+                        w.activate
+                            .iter()
+                            .map(|c| c.join(" "))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    )
+                });
                 format!(
-                    "apply the network state of {}",
+                    "apply the network state of {}{how}",
                     plural(n, "interface", "interfaces")
                 )
             }

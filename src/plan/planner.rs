@@ -303,6 +303,20 @@ fn evaluate_host(host: &Host, observed: Option<&ObservedHost>, opts: &PlanOption
             .collect();
         if !writes.is_empty() {
             let keys: Vec<&str> = writes.iter().map(|c| c.setting.as_str()).collect();
+            let op = match rules::op_for(&ctx, r, &keys, obs) {
+                Ok(op) => op,
+                Err(message) => {
+                    eval.host.error = Some(ReadError {
+                        endpoint: r.address.to_string(),
+                        message,
+                        code: "bmfleet::plan::unwritable".into(),
+                        help: "change the spec so the host's network backend can write it (see docs/plan.md, \"Network writes\"), or leave the setting out".into(),
+                    });
+                    eval.write_steps.clear();
+                    eval.facts.clear();
+                    return eval;
+                }
+            };
             eval.write_steps.insert(
                 r.address.clone(),
                 Step {
@@ -313,7 +327,7 @@ fn evaluate_host(host: &Host, observed: Option<&ObservedHost>, opts: &PlanOption
                         .map(|c| c.disruption)
                         .max()
                         .unwrap_or_default(),
-                    op: rules::op_for(&ctx, r, &keys, obs),
+                    op,
                     precondition: Some(obs.fingerprint.clone()),
                 },
             );

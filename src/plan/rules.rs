@@ -37,14 +37,24 @@ pub struct Context<'a> {
 }
 
 /// The op that writes settings `keys` of resource `r` (keys are those whose action writes).
-pub fn op_for(ctx: &Context<'_>, r: &Resource, keys: &[&str], obs: &Observation) -> Op {
+///
+/// # Errors
+/// When the write cannot be rendered for this host (a network interface the chosen network
+/// backend cannot write as the spec declares it, or no backend recorded): the reason, for the
+/// planner to report as the host's error.
+pub fn op_for(
+    ctx: &Context<'_>,
+    r: &Resource,
+    keys: &[&str],
+    obs: &Observation,
+) -> Result<Op, String> {
     let desired = |k: &str| r.settings.get(k).map(|s| s.value.clone());
     let plain = |k: &str| desired(k).unwrap_or(Value::Null);
     let string = |k: &str| desired(k).and_then(|v| v.as_str().map(str::to_string));
     let map_of = || -> BTreeMap<String, Value> {
         keys.iter().map(|k| ((*k).to_string(), plain(k))).collect()
     };
-    match r.kind {
+    let op = match r.kind {
         ResourceKind::Bios | ResourceKind::DpuBios => {
             let (on, spec_path) = if r.kind == ResourceKind::Bios {
                 (Controller::Bmc, "bios.attributes")
@@ -94,12 +104,15 @@ pub fn op_for(ctx: &Context<'_>, r: &Resource, keys: &[&str], obs: &Observation)
         ResourceKind::DpuMode => Op::DpuMode {
             mode: string("mode").unwrap_or_default(),
         },
-        ResourceKind::Ethernet
-        | ResourceKind::Bond
-        | ResourceKind::Vlan
-        | ResourceKind::Routes
-        | ResourceKind::Dns => Op::NetworkApply {
+        ResourceKind::Ethernet | ResourceKind::Bond | ResourceKind::Vlan => Op::NetworkApply {
             desired: network_document(ctx.host, r),
+            write: Some(network_write(ctx.host, r, obs)?),
+        },
+        // Routes and DNS are not read by the OS provider yet, so never planned; their op
+        // carries no write and is refused by the executor.
+        ResourceKind::Routes | ResourceKind::Dns => Op::NetworkApply {
+            desired: network_document(ctx.host, r),
+            write: None,
         },
         ResourceKind::SrIov => {
             let pf = r.address.iface.clone().unwrap_or_default();
@@ -186,7 +199,8 @@ pub fn op_for(ctx: &Context<'_>, r: &Resource, keys: &[&str], obs: &Observation)
         ResourceKind::CloudInit => cloud_init_op(ctx),
         // Synthetic kinds never carry settings; the reset is built by [`reset`].
         ResourceKind::Reboot | ResourceKind::Host => Op::AwaitOs { timeout_s: 0 },
-    }
+    };
+    Ok(op)
 }
 
 fn string_list(v: Option<&Value>) -> Vec<String> {
@@ -355,6 +369,36 @@ fn network_document(host: &Host, r: &Resource) -> Value {
             json!({ "interfaces": [iface] })
         }
     }
+}
+
+/// The rendered write of network resource `r` through the backend the OS provider recorded
+/// in the observation's `capabilities.writer`. An interface that did not exist when read
+/// (observed `state: absent`, or nothing observed) is new: it is not reconfigured by name and
+/// a rollback deletes it.
+fn network_write(
+    host: &Host,
+    r: &Resource,
+    obs: &Observation,
+) -> Result<super::network::NetworkWrite, String> {
+    use super::network::{NetworkBackend, ROLLBACK_TIMEOUT_S, render};
+    let name = r.address.iface.as_deref().unwrap_or_default();
+    let backend = obs
+        .capabilities
+        .writer
+        .as_deref()
+        .and_then(NetworkBackend::parse)
+        .ok_or_else(|| {
+            format!(
+                "{}: no network backend was recorded when the host was read (writer {:?})",
+                r.relative(),
+                obs.capabilities.writer
+            )
+        })?;
+    let net = host.settings.network.clone().unwrap_or_default();
+    let new_iface = obs.current("state").and_then(Value::as_str) == Some("absent")
+        || obs.values.values().all(|v| v.current.is_none());
+    render(backend, &net, name, new_iface, ROLLBACK_TIMEOUT_S)
+        .map_err(|e| format!("{}: the {} writer: {e}", r.relative(), backend.as_str()))
 }
 
 fn content_ref(name: &str, src: &CloudInitSource, files: &DataFiles) -> ContentRef {

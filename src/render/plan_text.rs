@@ -9,6 +9,8 @@
 use crate::plan::address::Address;
 use crate::plan::hostlist;
 use crate::plan::model::{Action, Change, ChangeGroup, Plan, PlanHost};
+use crate::plan::network::NetworkWrite;
+use crate::plan::op::Op;
 use crate::plan::resource::{Disruption, ResourceKind};
 use crate::plan::value::{SENSITIVE, display_setting};
 use serde_json::Value;
@@ -511,6 +513,13 @@ fn render_host(out: &mut Vec<String>, p: Paint, h: &PlanHost) {
             out.push(p.dim(&l));
         }
     }
+    for s in &h.steps {
+        if let Op::NetworkApply { write: Some(w), .. } = &s.op {
+            for l in network_write_lines(&s.address.relative(), w) {
+                out.push(p.dim(&l));
+            }
+        }
+    }
     for n in &h.notes {
         for l in wrap(n, "  # ", "  #   ", WIDTH) {
             out.push(p.dim(&l));
@@ -540,6 +549,71 @@ fn render_host(out: &mut Vec<String>, p: Paint, h: &PlanHost) {
             out.push(p.dim(&l));
         }
     }
+}
+
+/// A line of a file or command as shown in a plan: control characters escaped, so a plan
+/// file cannot move the cursor or forge lines.
+fn shown(line: &str) -> String {
+    line.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+/// The files and commands of a network step, as comment lines of the host's details: which
+/// backend, each file with its mode and content, the activation and revert commands.
+pub fn network_write_lines(resource: &str, w: &NetworkWrite) -> Vec<String> {
+    let argv = |c: &Vec<String>| shown(&c.join(" "));
+    let list = |cs: &[Vec<String>]| cs.iter().map(argv).collect::<Vec<_>>().join("; ");
+    let mut out = vec![format!(
+        "  # {resource}: written through {}, {}:",
+        w.backend.as_str(),
+        count(w.files.len(), "file", "files")
+    )];
+    for f in &w.files {
+        out.push(format!("  #   {} ({}):", shown(&f.path), shown(&f.mode)));
+        for l in f.content.lines() {
+            let l = shown(l);
+            out.push(if l.is_empty() {
+                "  #     |".to_string()
+            } else {
+                format!("  #     | {l}")
+            });
+        }
+    }
+    out.extend(wrap(
+        &format!("then: {}", list(&w.activate)),
+        "  #   ",
+        "  #     ",
+        WIDTH,
+    ));
+    if !w.commit.is_empty() {
+        out.extend(wrap(
+            &format!(
+                "confirmed over a new SSH connection by: {}",
+                list(&w.commit)
+            ),
+            "  #   ",
+            "  #     ",
+            WIDTH,
+        ));
+    }
+    out.extend(wrap(
+        &format!(
+            "if it touches the SSH session's interface: rolled back after {} s without a new SSH connection (previous files restored, then {})",
+            w.rollback_timeout_s,
+            list(&w.revert)
+        ),
+        "  #   ",
+        "  #     ",
+        WIDTH,
+    ));
+    out
 }
 
 /// The marker of a resource with these changes: `+` when all create, `-` when all delete,

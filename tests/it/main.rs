@@ -17,6 +17,7 @@ mod diff_summary;
 mod engine_refresh;
 mod golden;
 mod os_apply;
+mod os_network;
 mod os_provider;
 mod os_sshd;
 mod peer_sushy;
