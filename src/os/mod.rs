@@ -2,9 +2,10 @@
 //! hugepages, sysctl and sysfs tunables, vfio bindings, nmstate network state, cloud-init
 //! NoCloud seeds).
 //!
-//! Reading is wired in: [`provider::OsProvider`] implements the engine's provider boundary
-//! (one probe per host per run) and [`observe`] turns a probe into the planner's
-//! observations. Applying OS steps is not implemented yet.
+//! [`provider::OsProvider`] implements the engine's provider boundary: one probe per host per
+//! run for reading ([`observe`] turns it into the planner's observations), one script per step
+//! for writing ([`write`], and [`network`] for network state with lock-out protection), and
+//! `await-os` after a reset.
 //!
 //! - [`provider`]: the [`crate::engine::Provider`] for the OS kinds;
 //! - [`observe`]: a [`probe::Probe`] to observations, with nmstate's comparison rule;
@@ -12,7 +13,10 @@
 //!   checking on, one multiplexed connection per host) or locally against a sysroot directory;
 //! - [`probe`]: the POSIX-sh probe (`src/os/probe.sh`) that reads a host's OS state in one
 //!   round trip, and the typed [`probe::Probe`] parsed from its JSON;
-//! - [`iproute`]: typed links (bonds, VLANs, VFs) and addresses from iproute2's JSON.
+//! - [`iproute`]: typed links (bonds, VLANs, VFs) and addresses from iproute2's JSON;
+//! - [`write`]: sysctl, sysfs, tunables, SR-IOV, hugepages, kernel args, vfio and cloud-init
+//!   steps through `src/os/write.sh`;
+//! - [`network`]: network steps through the backend that manages the host's interfaces.
 
 pub mod iproute;
 pub mod network;

@@ -333,43 +333,49 @@ sysroot_boot() {
 	printf 'booted %s\n' "$R"
 }
 
-# vfio_bind PCI: binds a PCI device (0000:3b:00.0) to vfio-pci through driver_override and
-# drivers_probe; leaves one already bound alone. In sysroot mode the binding is emulated: the
-# device's `driver` link and the driver's entry are made as the kernel shows them.
+# vfio_bind PCI: binds a PCI device (0000:3b:00.0) to vfio-pci.
 vfio_bind() {
-	dev="/sys/bus/pci/devices/$1"
-	[ -e "$R$dev" ] || refuse "PCI device $1 does not exist on this host"
+	vfio_bind_dev "/sys/bus/pci/devices/$1" "$1"
+}
+
+# vfio_bind_vf PF ID: binds VF ID of PF (its device is PF's device/virtfnID) to vfio-pci.
+vfio_bind_vf() {
+	l="/sys/class/net/$1/device/virtfn$2"
+	[ -L "$R$l" ] || refuse "$1 has no VF $2 (no device/virtfn$2)"
+	a=$(readlink "$R$l")
+	vfio_bind_dev "$l" "${a##*/}"
+}
+
+# vfio_bind_dev DEVICE_PATH PCI: binds the device at DEVICE_PATH (PCI address PCI) to
+# vfio-pci through driver_override and drivers_probe (kernel ABI sysfs-bus-pci); leaves one
+# already bound alone. In sysroot mode the binding is emulated: the device's `driver` link and
+# the driver's entry are made as the kernel shows them.
+vfio_bind_dev() {
+	dev=$1
+	[ -e "$R$dev" ] || refuse "PCI device $2 does not exist on this host"
 	drv=''
 	if [ -L "$R$dev/driver" ]; then
 		drv=$(readlink "$R$dev/driver")
 		drv=${drv##*/}
 	fi
 	if [ "$drv" = vfio-pci ]; then
-		printf 'unchanged %s vfio-pci\n' "$1"
+		printf 'unchanged %s vfio-pci\n' "$2"
 		return 0
 	fi
 	if [ -n "$R" ]; then
 		CHANGED=1
-		mkdir -p "$R/sys/bus/pci/drivers/vfio-pci" || die "cannot bind $1"
+		mkdir -p "$R/sys/bus/pci/drivers/vfio-pci" || die "cannot bind $2"
 		rm -f "$R$dev/driver"
-		ln -s "$R/sys/bus/pci/drivers/vfio-pci" "$R$dev/driver" || die "cannot bind $1"
-		: >"$R/sys/bus/pci/drivers/vfio-pci/$1"
-		printf 'bound %s to vfio-pci (was %s)\n' "$1" "${drv:-unbound}"
+		ln -s "$R/sys/bus/pci/drivers/vfio-pci" "$R$dev/driver" || die "cannot bind $2"
+		: >"$R/sys/bus/pci/drivers/vfio-pci/$2"
+		printf 'bound %s to vfio-pci (was %s)\n' "$2" "${drv:-unbound}"
 		return 0
 	fi
 	[ -d /sys/bus/pci/drivers/vfio-pci ] || run modprobe vfio-pci
 	kwrite "$dev/driver_override" vfio-pci
-	if [ -n "$drv" ]; then kwrite "$dev/driver/unbind" "$1"; fi
-	kwrite /sys/bus/pci/drivers_probe "$1"
+	if [ -n "$drv" ]; then kwrite "$dev/driver/unbind" "$2"; fi
+	kwrite /sys/bus/pci/drivers_probe "$2"
 	drv=$(readlink "$dev/driver" 2>/dev/null || true)
-	[ "${drv##*/}" = vfio-pci ] || die "$1 is not bound to vfio-pci after drivers_probe (IOMMU off? see dmesg)"
-	printf 'bound %s to vfio-pci\n' "$1"
-}
-
-# vfio_bind_vf PF ID: binds VF ID of PF (found through device/virtfnID) to vfio-pci.
-vfio_bind_vf() {
-	l="$R/sys/class/net/$1/device/virtfn$2"
-	[ -L "$l" ] || refuse "$1 has no VF $2 (no device/virtfn$2)"
-	a=$(readlink "$l")
-	vfio_bind "${a##*/}"
+	[ "${drv##*/}" = vfio-pci ] || die "$2 is not bound to vfio-pci after drivers_probe (IOMMU off? see dmesg)"
+	printf 'bound %s to vfio-pci\n' "$2"
 }

@@ -125,12 +125,31 @@ async fn os_drift_is_applied_through_the_local_transport_and_plans_to_no_changes
         "always\n",
     );
     write(&c01, "sys/class/net/ens1f0/device/sriov_numvfs", "8\n");
+    // VF 3 of ens1f0 unbound from vfio-pci (the spec binds VFs 0-7).
+    let vf3 = fs::read_link(c01.join("sys/class/net/ens1f0/device/virtfn3")).unwrap();
+    let vf3_pci = vf3.file_name().unwrap().to_string_lossy().to_string();
+    fs::remove_file(c01.join("sys/class/net/ens1f0/device/virtfn3/driver")).unwrap();
+    fs::remove_file(c01.join("sys/bus/pci/drivers/vfio-pci").join(&vf3_pci)).unwrap();
     let sim = start_sim(&hosts).await;
     let providers = providers(&sim, &fleet, &hosts, &seeded.roots);
 
     let first = plan_now(&fleet, &hosts, &providers).await;
     let d_ops = ops_of(&first, "r1-d01");
     let c_ops = ops_of(&first, "r1-c01");
+    assert!(
+        c_ops.iter().any(|o| matches!(o, Op::Vfio { persist: Some(f), .. } if f.path == "/etc/systemd/system/bmfleet-vfio.service")),
+        "{c_ops:#?}"
+    );
+    let c_host = first.hosts.iter().find(|h| h.name == "r1-c01").unwrap();
+    assert!(
+        c_host
+            .changes
+            .iter()
+            .any(|c| c.setting == "vfs.ens1f0"
+                && c.before == Some(serde_json::json!("0,1,2,4,5,6,7"))),
+        "{:#?}",
+        c_host.changes
+    );
     assert!(
         d_ops.iter().any(|o| matches!(o, Op::Sysctl { persist: Some(f), .. } if f.path == "/etc/sysctl.d/90-bmfleet.conf" && f.content.contains("vm.swappiness = 10\n") && f.content.contains("net.core.somaxconn = 4096\n"))),
         "{d_ops:#?}"
@@ -196,6 +215,15 @@ async fn os_drift_is_applied_through_the_local_transport_and_plans_to_no_changes
         "{unit}"
     );
     let log = read(&c01, "run/bmfleet/commands.log");
+    assert!(
+        log.contains("systemctl enable bmfleet-vfio.service"),
+        "{log}"
+    );
+    assert!(
+        c01.join("sys/bus/pci/drivers/vfio-pci")
+            .join(&vf3_pci)
+            .exists()
+    );
     assert!(
         log.contains("systemctl enable bmfleet-sriov-ens1f0.service"),
         "{log}"
