@@ -294,6 +294,21 @@ pub enum Op {
 }
 
 impl Op {
+    /// The files this op writes on the host, exactly as written (network files are in
+    /// `NetworkApply`'s `write`, with their activation commands).
+    pub fn files(&self) -> Vec<&FileWrite> {
+        match self {
+            Op::Sysctl { persist, .. }
+            | Op::Sysfs { persist, .. }
+            | Op::Tunables { persist, .. }
+            | Op::SriovNumVfs { persist, .. }
+            | Op::Vfio { persist, .. } => persist.iter().collect(),
+            Op::Hugepages { persist, .. } => persist.iter().collect(),
+            Op::KernelArgs { file, .. } => file.iter().collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// One line for humans, rendered from the op (`stage 2 BIOS attributes on the host
     /// (apply time OnReset)`).
     pub fn describe(&self) -> String {

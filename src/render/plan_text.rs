@@ -519,6 +519,19 @@ fn render_host(out: &mut Vec<String>, p: Paint, h: &PlanHost) {
                 out.push(p.dim(&l));
             }
         }
+        let files = s.op.files();
+        if !files.is_empty() {
+            out.push(p.dim(&format!(
+                "  # {}: writes {}:",
+                s.address.relative(),
+                count(files.len(), "file", "files")
+            )));
+            for f in files {
+                for l in file_lines(&f.path, &f.mode, &f.content) {
+                    out.push(p.dim(&l));
+                }
+            }
+        }
     }
     for n in &h.notes {
         for l in wrap(n, "  # ", "  #   ", WIDTH) {
@@ -565,6 +578,21 @@ fn shown(line: &str) -> String {
         .collect()
 }
 
+/// A file as the text plan shows it: `#   PATH (MODE):` then each line after `#     | `
+/// (escaped for the terminal).
+pub fn file_lines(path: &str, mode: &str, content: &str) -> Vec<String> {
+    let mut out = vec![format!("  #   {} ({}):", shown(path), shown(mode))];
+    for l in content.lines() {
+        let l = shown(l);
+        out.push(if l.is_empty() {
+            "  #     |".to_string()
+        } else {
+            format!("  #     | {l}")
+        });
+    }
+    out
+}
+
 /// The files and commands of a network step, as comment lines of the host's details: which
 /// backend, each file with its mode and content, the activation and revert commands.
 pub fn network_write_lines(resource: &str, w: &NetworkWrite) -> Vec<String> {
@@ -576,15 +604,7 @@ pub fn network_write_lines(resource: &str, w: &NetworkWrite) -> Vec<String> {
         count(w.files.len(), "file", "files")
     )];
     for f in &w.files {
-        out.push(format!("  #   {} ({}):", shown(&f.path), shown(&f.mode)));
-        for l in f.content.lines() {
-            let l = shown(l);
-            out.push(if l.is_empty() {
-                "  #     |".to_string()
-            } else {
-                format!("  #     | {l}")
-            });
-        }
+        out.extend(file_lines(&f.path, &f.mode, &f.content));
     }
     out.extend(wrap(
         &format!("then: {}", list(&w.activate)),
