@@ -86,6 +86,11 @@ put() {
 
 # kwrite PATH VALUE: writes VALUE to a kernel file (procfs, sysfs) that must exist.
 kwrite() {
+	case $1 in
+	*..* | *//*) refuse "refusing to write $1: a kernel path must not hold .. or //" ;;
+	/proc/sys/* | /sys/*) ;;
+	*) refuse "refusing to write $1: kernel values are written under /proc/sys and /sys only" ;;
+	esac
 	f="$R$1"
 	[ -e "$f" ] || refuse "$1 does not exist on this host"
 	v=$2

@@ -848,7 +848,8 @@ fn check_os(cx: &mut Ctx<'_>, s: &HostSettings) {
                 b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/' | b'*')
             })
             && !key.starts_with('.')
-            && !key.ends_with('.');
+            && !key.ends_with('.')
+            && !key.contains("..");
         if !ok {
             let span = cx
                 .node("os.sysctl")

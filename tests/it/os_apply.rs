@@ -478,3 +478,32 @@ async fn kernel_args_boot_hugepages_and_cloud_init_apply_on_the_reboot() {
         second.hosts[0].steps
     );
 }
+
+#[tokio::test]
+async fn a_kernel_path_outside_proc_sys_and_sys_is_refused_by_the_writer() {
+    // A saved plan is a file: one edited by hand must not turn a sysctl into a write
+    // elsewhere. (Validation refuses such keys in specs too: golden validate-sysctl_key.)
+    let fleet = bmfleet::spec::load::load_dir(Path::new(FLEET)).unwrap();
+    let hosts = hosts_of(&fleet, &["r1-c01"]);
+    let tmp = tempfile::tempdir().unwrap();
+    fs::create_dir_all(tmp.path().join("etc")).unwrap();
+    let transport = Transport::Local {
+        sysroot: tmp.path().to_path_buf(),
+    };
+    for key in ["net/../../../etc/passwd", "vm.swappiness/../../../../etc/x"] {
+        let s = step(
+            "r1-c01",
+            bmfleet::plan::resource::ResourceKind::Sysctl,
+            Op::Sysctl {
+                values: [(key.to_string(), serde_json::json!(1))].into(),
+                persist: None,
+            },
+        );
+        let err = bmfleet::os::write::apply_step(&transport, hosts[0], &fleet.data_files, &s)
+            .await
+            .unwrap_err();
+        assert!(!err.outcome_unknown, "{err}");
+        assert!(err.to_string().contains("must not hold .."), "{err}");
+    }
+    assert!(!tmp.path().join("etc/passwd").exists());
+}
