@@ -16,6 +16,7 @@
 //! | `bond_no_ports` / `bond_port_conflict` / `bond_option` | bonds |
 //! | `bond_port_unknown` (warning) | a bond port that names no interface or NIC of the host |
 //! | `interface_type_mismatch` | `link-aggregation` / `vlan` / `sr-iov` on the wrong type |
+//! | `interface_name` / `mac_address` | an interface name Linux refuses (or that would not be a plain word in a file or unit name); a VF MAC that is not six hex pairs |
 //! | `total_vfs_range` | `total-vfs` negative, above 256 or above the NIC's `maxVfs` |
 //! | `vf_id_range` | a VF id at or above `total-vfs` |
 //! | `hugepage_size` / `hugepage_memory` / `hugepage_numa_node` | hugepages |
@@ -322,6 +323,15 @@ fn check_bios(cx: &mut Ctx<'_>, path: &str, bios: Option<&super::model::BiosSpec
     }
 }
 
+/// `aa:bb:cc:dd:ee:ff` (either case).
+fn is_mac(s: &str) -> bool {
+    let parts: Vec<&str> = s.split(':').collect();
+    parts.len() == 6
+        && parts
+            .iter()
+            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 fn iface_path(i: &Interface) -> String {
     format!("network.interfaces[{}]", i.name)
 }
@@ -336,6 +346,51 @@ fn check_network(cx: &mut Ctx<'_>, s: &HostSettings) {
     let mut port_owner: HashMap<&str, &str> = HashMap::new();
     for iface in &net.interfaces {
         let p = iface_path(iface);
+        // Linux interface names (`dev_valid_name`): 1-15 bytes, no `/`, `:` or whitespace, not
+        // `.` or `..`; bmfleet also keeps to the characters real names use, because the name
+        // ends up in file names, unit names and shell words on the host.
+        let name = iface.name.as_str();
+        let name_ok = (1..=15).contains(&name.len())
+            && name != "."
+            && name != ".."
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if !name_ok {
+            let d = Diag::error(
+                "interface_name",
+                format!("`{}` is not a Linux interface name", name.escape_debug()),
+                Some(cx.span(&format!("{p}.name"))),
+            )
+            .label("1 to 15 letters, digits, `-`, `_` or `.`")
+            .help("use the name `ip link` shows (`ens1f0`, `bond0`, `bond0.100`)");
+            cx.push(d);
+        }
+        let vfs = iface
+            .ethernet
+            .as_ref()
+            .and_then(|e| e.sr_iov.as_ref())
+            .map(|s| s.vfs.as_slice())
+            .unwrap_or_default();
+        for (i, vf) in vfs.iter().enumerate() {
+            if let Some(mac) = &vf.mac_address
+                && !is_mac(mac)
+            {
+                let d = Diag::error(
+                    "mac_address",
+                    format!(
+                        "`{}` is not a MAC address (VF {} of `{}`)",
+                        mac.escape_debug(),
+                        vf.id,
+                        name.escape_debug()
+                    ),
+                    Some(cx.span(&format!("{p}.ethernet.sr-iov.vfs[{i}].mac-address"))),
+                )
+                .label("six hex pairs separated by `:`")
+                .help("write it as 02:00:00:00:01:01");
+                cx.push(d);
+            }
+        }
         if let Some(mtu) = iface.mtu
             && !(MTU_MIN..=MTU_MAX).contains(&mtu)
         {
