@@ -157,7 +157,15 @@ fn sr_iov_vf_count_and_per_node_hugepage_shortfall_from_the_fixtures() {
     assert_eq!(c[0].after, Some(json!(6)));
     let op = &p.hosts[0].steps[0].op;
     assert!(
-        matches!(op, bmfleet::plan::op::Op::SriovNumVfs { num_vfs: Some(6), total_vfs: Some(7), persist: Some(_), .. }),
+        matches!(
+            op,
+            bmfleet::plan::op::Op::SriovNumVfs {
+                num_vfs: Some(6),
+                total_vfs: Some(7),
+                persist: Some(_),
+                ..
+            }
+        ),
         "{op:#?}"
     );
 
@@ -175,7 +183,11 @@ fn sr_iov_vf_count_and_per_node_hugepage_shortfall_from_the_fixtures() {
     let p = plan_os(&h, "sriov-short");
     let e = p.hosts[0].error.as_ref().expect("a host error");
     assert_eq!(e.code, "bmfleet::os::sriov_totalvfs");
-    assert!(e.message.contains("at most 2 (sriov_totalvfs)"), "{}", e.message);
+    assert!(
+        e.message.contains("at most 2 (sriov_totalvfs)"),
+        "{}",
+        e.message
+    );
     assert!(p.hosts[0].steps.is_empty());
 
     // 1G pages: 4 on node 0 as asked, 2 of 4 on node 1 (fragmentation): the shortfall is a
