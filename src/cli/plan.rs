@@ -187,6 +187,7 @@ pub fn run(
 /// The flags that choose a simulator (`--simulate` with its seeding, `--sim-url`), shared
 /// by `plan` and `apply`.
 #[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(feature = "sim"), allow(dead_code))]
 pub(crate) struct SimFlags<'a> {
     /// `--simulate`.
     pub simulate: bool,
