@@ -5,6 +5,7 @@ mod apply;
 mod diff;
 mod explain;
 mod graph;
+mod lock;
 mod plan;
 mod show;
 #[cfg(feature = "sim")]
@@ -93,10 +94,12 @@ pub enum Command {
         after_help = "Examples:\n  bmfleet plan --simulate --fleet examples/fleet\n  bmfleet plan -l rack=r1 --format markdown --out plan.json\n  bmfleet plan --detailed-exitcode   # 0 no changes, 2 changes, 1 error\n  bmfleet plan --sim-url http://127.0.0.1:8000 --fleet examples/fleet   # a running `bmfleet sim`\n\nCredentials come from the environment variables named in the Fleet's spec.credentials."
     )]
     Plan(plan::PlanArgs),
-    /// Carry out a saved plan (`bmfleet plan --out FILE`) exactly: hosts in rollout order,
-    /// stale hosts refused, one coalesced reset per host, every host re-read and verified.
+    /// Carry out a plan exactly: a saved one (PLANFILE), one made now and approved with a
+    /// typed `yes`, or the rest of an interrupted run (--resume). Hosts in rollout order, stale
+    /// hosts refused, one coalesced reset per host, every host re-read and verified; every
+    /// step journaled, one apply per fleet at a time.
     #[command(
-        after_help = "Examples:\n  bmfleet plan --fleet examples/fleet --no-os --out plan.json && bmfleet apply plan.json --fleet examples/fleet\n  bmfleet apply plan.json --sim-url http://127.0.0.1:8000 --fleet examples/fleet --progress ndjson\n\nPLANFILE is required for now: without it apply refuses (planning and approving with a typed\n`yes` comes later). A plan from another spec commit is refused; one made from or onto\nuncommitted changes needs --allow-dirty. Plans with OS steps are refused before any host is\ntouched until the OS writer lands (plan with --no-os).\n\nExit status: 0 every host applied and verified, 1 a host failed or the plan was refused."
+        after_help = "Examples:\n  bmfleet plan --fleet examples/fleet --no-os --out plan.json && bmfleet apply plan.json --fleet examples/fleet\n  bmfleet apply --simulate --fleet examples/fleet --no-os --auto-approve\n  bmfleet apply plan.json --sim-url http://127.0.0.1:8000 --fleet examples/fleet --progress ndjson\n  bmfleet apply --resume 20261127T224800Z-3fa2 --fleet examples/fleet\n\nWithout PLANFILE, apply plans (with --simulate/--sim-url, -l, --host, --exclude, --no-os),\nprints the plan on stderr and asks for a typed `yes`; with no terminal it refuses unless\n--auto-approve. A plan from another spec commit is refused; one made from or onto\nuncommitted changes needs --allow-dirty.\n\nEvery run has an id, printed on stderr when it starts and in the report. Its journal and\nplan copy are in $BMFLEET_STATE_DIR/runs (default ~/.local/state/bmfleet/runs), one audit\nline per step in audit.jsonl. The fleet lock is in <state dir>/locks, or in --lock-dir DIR\n(a directory CI machines share); see `bmfleet lock` and docs/apply.md.\n\nExit status: 0 every host applied and verified (or nothing to apply), 1 a host failed, the\nplan was refused or not approved."
     )]
     Apply(apply::ApplyArgs),
     /// Re-render a saved plan (`bmfleet plan --out FILE`) as text, markdown or JSON, without
@@ -130,6 +133,11 @@ pub enum Command {
         after_help = "Examples:\n  bmfleet graph --fleet examples/fleet --host r1-c01\n  bmfleet graph -l rack=r1 --format dot | dot -Tsvg > graph.svg\n\nExit status: 0 success, 1 invalid specs or a dependency cycle."
     )]
     Graph(graph::GraphArgs),
+    /// Show or break the fleet lock that `apply` holds while it runs.
+    #[command(
+        after_help = "Examples:\n  bmfleet lock status --fleet examples/fleet\n  bmfleet lock break --fleet examples/fleet\n  bmfleet lock break --force --lock-dir /mnt/shared/bmfleet-locks\n\nA lock whose process is dead on this host is stale and `lock break` removes it; a lock held\nfrom another host needs --force (only when that run is known to be gone).\n\nExit status (status): 0 free, 1 held, stale or unreadable."
+    )]
+    Lock(lock::LockArgs),
     /// Print the JSON Schema of fleet specs.
     #[command(after_help = "Examples:\n  bmfleet schema > schemas/fleet.schema.json")]
     Schema,
@@ -279,6 +287,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> miette::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Graph(args) => graph::run(&cli.global, &ctx, &args, out),
+        Command::Lock(args) => lock::run(&cli.global, &args, out),
         Command::Schema => {
             write_out(out, &crate::spec::schema::fleet_schema_text())?;
             Ok(ExitCode::SUCCESS)

@@ -151,7 +151,7 @@ pub fn run(
         Progress::Auto if std::io::stderr().is_terminal() => Arc::new(BarReporter::new()),
         _ => Arc::new(NullReporter),
     };
-    let (source, sim) = live_source(&fleet, args)?;
+    let (source, sim) = live_source(&fleet, &SimFlags::of(args))?;
     let os = match sim.os.clone() {
         Some(os) if !args.no_os => os,
         _ => os_source(
@@ -184,19 +184,49 @@ pub fn run(
     )
 }
 
+/// The flags that choose a simulator (`--simulate` with its seeding, `--sim-url`), shared
+/// by `plan` and `apply`.
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(feature = "sim"), allow(dead_code))]
+pub(crate) struct SimFlags<'a> {
+    /// `--simulate`.
+    pub simulate: bool,
+    /// `--sim-url`.
+    pub sim_url: Option<&'a str>,
+    /// `--seed`.
+    pub seed: u64,
+    /// `--drift-rate`.
+    pub drift_rate: f64,
+    /// `--factory-rate`.
+    pub factory_rate: f64,
+}
+
+impl<'a> SimFlags<'a> {
+    fn of(args: &'a PlanArgs) -> Self {
+        Self {
+            simulate: args.simulate,
+            sim_url: args.sim_url.as_deref(),
+            seed: args.seed,
+            drift_rate: args.drift_rate,
+            factory_rate: args.factory_rate,
+        }
+    }
+}
+
 /// A simulator this command started (`--simulate`), stopped once the plan is made.
 #[derive(Default)]
-struct SimRun {
+pub(crate) struct SimRun {
     #[cfg(feature = "sim")]
     running: Option<(tokio::runtime::Runtime, crate::sim::SimHandle)>,
     /// Where the simulator's OS state is read from, when a simulator is used.
-    os: Option<OsSource>,
+    pub os: Option<OsSource>,
     /// The simulated hosts' sysroots, removed when the run ends.
     sysroots: Option<std::path::PathBuf>,
 }
 
 impl SimRun {
-    fn stop(self) {
+    /// Stops the simulator (if this command started one) and removes its sysroots.
+    pub fn stop(self) {
         #[cfg(feature = "sim")]
         if let Some((runtime, sim)) = self.running {
             runtime.block_on(sim.shutdown());
@@ -211,13 +241,13 @@ impl SimRun {
 /// hands `ops` endpoint overrides and its credential, so neither `ops` nor the engine
 /// imports it.
 #[cfg(feature = "sim")]
-fn live_source(
+pub(crate) fn live_source(
     fleet: &crate::spec::LoadedFleet,
-    args: &PlanArgs,
+    args: &SimFlags<'_>,
 ) -> miette::Result<(LiveSource, SimRun)> {
     use crate::sim::targets::{credential, overrides, overrides_for_url};
     let all: Vec<&crate::spec::Host> = fleet.hosts.iter().collect();
-    match (&args.sim_url, args.simulate) {
+    match (args.sim_url, args.simulate) {
         (Some(url), _) => Ok((
             LiveSource::Redirected {
                 overrides: overrides_for_url(url, &all),
@@ -280,9 +310,9 @@ fn live_source(
 
 /// Without the `sim` feature only real BMCs can be read.
 #[cfg(not(feature = "sim"))]
-fn live_source(
+pub(crate) fn live_source(
     _fleet: &crate::spec::LoadedFleet,
-    args: &PlanArgs,
+    args: &SimFlags<'_>,
 ) -> miette::Result<(LiveSource, SimRun)> {
     if args.simulate || args.sim_url.is_some() {
         return Err(miette::miette!(

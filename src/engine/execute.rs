@@ -34,6 +34,7 @@ use crate::plan::model::{Plan, PlanHost, Step};
 use crate::plan::observed::{Fingerprint, Observation, ReadError};
 use crate::plan::op::{Controller, Op, ResetStep};
 use crate::plan::resource::{DataFiles, Resource, ResourceKind, flatten};
+use crate::plan::value::same_value;
 use crate::spec::Host;
 use futures::StreamExt;
 use serde::Serialize;
@@ -294,7 +295,8 @@ pub fn check_executable(
 /// - A host that fails after its reset was sent is left as the report shows it; there is
 ///   no rollback. A write whose answer was lost (`outcome_unknown`) is reported as such.
 /// - Preconditions are checked once per host before its first write, not per step.
-/// - Without a journal (not built yet) an interrupted run cannot be resumed.
+/// - The engine keeps no journal itself: the caller records the step events (`ops` writes
+///   the journal) and resumes with [`execute_resumed`].
 ///
 /// # Errors
 /// [`ExecuteError`] when the plan cannot be carried out as a whole; per-host failures are
@@ -305,6 +307,83 @@ pub async fn execute(
     files: &DataFiles,
     providers: &[Arc<dyn Provider>],
     opts: &ExecuteOptions,
+    reporter: Arc<dyn Reporter>,
+) -> Result<ApplyReport, ExecuteError> {
+    execute_resumed(
+        plan,
+        hosts,
+        files,
+        providers,
+        opts,
+        &Resume::default(),
+        reporter,
+    )
+    .await
+}
+
+/// What an earlier run of the same plan did, as its journal recorded it (`bmfleet apply
+/// --resume`): per host, the 0-based indexes of the steps that finished ok, and of those
+/// that started but did not finish ok (in flight when the run stopped, or failed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resume {
+    /// Host name -> steps journaled as finished ok.
+    pub finished: BTreeMap<String, BTreeSet<usize>>,
+    /// Host name -> steps journaled as started without finishing ok.
+    pub unfinished: BTreeMap<String, BTreeSet<usize>>,
+}
+
+impl Resume {
+    /// True when the earlier run touched `host` (a step of it started).
+    pub fn touched(&self, host: &str) -> bool {
+        self.finished.get(host).is_some_and(|s| !s.is_empty())
+            || self.unfinished.get(host).is_some_and(|s| !s.is_empty())
+    }
+
+    fn is_finished(&self, host: &str, index: usize) -> bool {
+        self.finished.get(host).is_some_and(|s| s.contains(&index))
+    }
+
+    fn is_unfinished(&self, host: &str, index: usize) -> bool {
+        !self.is_finished(host, index)
+            && self
+                .unfinished
+                .get(host)
+                .is_some_and(|s| s.contains(&index))
+    }
+}
+
+/// [`execute`], continuing an earlier run of the same plan that `resume` describes.
+///
+/// # Guarantees
+/// As [`execute`], and:
+/// - A step journaled as finished ok is not run again (it is reported applied; no event).
+/// - A host the earlier run touched is re-read first. A step not finished passes its
+///   precondition when its resource still has the planned fingerprint *or* already shows
+///   the values the plan writes (current, or staged); anything else refuses the host as
+///   stale.
+/// - A step journaled as started but not finished is not re-sent when the re-read shows its
+///   values already there; a `reset` in flight is never re-sent: its `PowerState` is waited
+///   for (bounded by its `timeout_s`) and the host is verified. Other in-flight steps run
+///   again (staging is idempotent).
+/// - A host whose steps all finished is only verified.
+///
+/// # Idempotency
+/// Resuming a run that finished verifies its hosts and writes nothing.
+///
+/// # Caveats
+/// A step that is not started yet but whose resource an earlier step of the same host
+/// changed (a DPU mode change staging `NicMode`) fails the precondition on resume unless it
+/// shows the planned values: the host is refused as stale, which is safe; make a new plan.
+///
+/// # Errors
+/// As [`execute`].
+pub async fn execute_resumed(
+    plan: &Plan,
+    hosts: &[&Host],
+    files: &DataFiles,
+    providers: &[Arc<dyn Provider>],
+    opts: &ExecuteOptions,
+    resume: &Resume,
     reporter: Arc<dyn Reporter>,
 ) -> Result<ApplyReport, ExecuteError> {
     let by_name: BTreeMap<&str, &Host> = hosts.iter().map(|h| (h.name.as_str(), *h)).collect();
@@ -347,7 +426,7 @@ pub async fn execute(
                         host: ph.name.clone(),
                     });
                     let report =
-                        run_host(ph, host, files, providers, opts, reporter.as_ref()).await;
+                        run_host(ph, host, files, providers, opts, resume, reporter.as_ref()).await;
                     let ok = report.outcome == HostOutcome::Succeeded;
                     if !ok {
                         failures.fetch_add(1, Ordering::SeqCst);
@@ -539,15 +618,18 @@ fn failed(
     }
 }
 
-/// Applies one host: precondition check, steps, verification.
+/// Applies one host: precondition check, steps, verification (continuing what `resume`
+/// says an earlier run did).
 async fn run_host(
     ph: &PlanHost,
     host: &Host,
     files: &DataFiles,
     providers: &[Arc<dyn Provider>],
     opts: &ExecuteOptions,
+    resume: &Resume,
     reporter: &dyn Reporter,
 ) -> HostReport {
+    let touched = resume.touched(&ph.name);
     let resources = flatten(host, files);
     let desired = |a: &Address| resources.iter().find(|r| &r.address == a);
     let kinds: BTreeSet<ResourceKind> = ph.steps.iter().map(owner_kind).collect();
@@ -557,12 +639,16 @@ async fn run_host(
     let observed = read_host(host, &resources, providers, &kinds).await;
     let mut stale = Vec::new();
     let mut stale_endpoint = String::new();
-    for step in &ph.steps {
+    for (index, step) in ph.steps.iter().enumerate() {
         let Some(pre) = &step.precondition else {
             continue;
         };
+        if resume.is_finished(&ph.name, index) {
+            continue;
+        }
         match observed.get(&step.address) {
             Some(Ok(now)) if same_fingerprint(pre, &now.fingerprint) => {}
+            Some(Ok(now)) if touched && shows_planned(ph, desired(&step.address), step, now) => {}
             Some(Ok(now)) => stale.push(format!(
                 "{}: {}",
                 step.address,
@@ -600,13 +686,34 @@ async fn run_host(
     let mut resets = 0u32;
     for (index, step) in ph.steps.iter().enumerate() {
         let address = step.address.to_string();
+        if resume.is_finished(&ph.name, index) {
+            if let Some(s) = steps.get_mut(index) {
+                s.status = StepStatus::Applied("applied by the interrupted run (journal)".into());
+            }
+            continue;
+        }
         reporter.event(&Event::StepStarted {
             host: ph.name.clone(),
             index,
             address: address.clone(),
             description: step.description(),
         });
-        let result = run_step(step, host, providers, opts, &mut resets).await;
+        let result = if resume.is_unfinished(&ph.name, index) {
+            let now = observed.get(&step.address).and_then(|o| o.as_ref().ok());
+            resume_step(
+                ph,
+                step,
+                desired(&step.address),
+                now,
+                host,
+                providers,
+                opts,
+                &mut resets,
+            )
+            .await
+        } else {
+            run_step(step, host, providers, opts, &mut resets).await
+        };
         let (ok, detail) = match &result {
             Ok(d) => (true, d.clone()),
             Err(e) => (false, e.error.message.clone()),
@@ -716,6 +823,119 @@ async fn run_host(
         outcome: HostOutcome::Succeeded,
         steps,
         resets,
+    }
+}
+
+/// True when `now` already shows every non-sensitive value the plan's changes of `step`
+/// write (as current with nothing else staged, or as staged): the step took effect before
+/// the run stopped. False when the step changes no setting that can be compared.
+fn shows_planned(
+    ph: &PlanHost,
+    resource: Option<&Resource>,
+    step: &Step,
+    now: &Observation,
+) -> bool {
+    let Some(r) = resource else {
+        return false;
+    };
+    let mut compared = 0;
+    for c in ph
+        .changes
+        .iter()
+        .filter(|c| c.address == step.address && !c.sensitive)
+    {
+        let Some(want) = r.settings.get(&c.setting).filter(|s| !s.sensitive) else {
+            continue;
+        };
+        let v = now.values.get(&c.setting);
+        let current = v.and_then(|v| v.current.as_ref());
+        let pending = v.and_then(|v| v.pending.as_ref());
+        let there = match pending {
+            Some(p) => same_value(p, &want.value),
+            None => current.is_some_and(|c| same_value(c, &want.value)),
+        };
+        if !there {
+            return false;
+        }
+        compared += 1;
+    }
+    compared > 0
+}
+
+/// Continues a step that an earlier run started but did not finish ok, from the host's
+/// state re-read just before (`now`, the step's resource).
+///
+/// # Guarantees
+/// A reset is never sent again: the power state its last host reset ends in is waited for
+/// (bounded by that reset's `timeout_s`). A step whose values already show is not sent. A
+/// `power` step whose state already holds is not sent. Anything else runs as
+/// [`run_step`] does.
+///
+/// # Idempotency
+/// As [`run_step`] for the steps it re-runs (staging is idempotent).
+///
+/// # Caveats
+/// A reset in flight whose host never comes back fails the step; the host is not reset again.
+#[allow(clippy::too_many_arguments)]
+async fn resume_step(
+    ph: &PlanHost,
+    step: &Step,
+    resource: Option<&Resource>,
+    now: Option<&Observation>,
+    host: &Host,
+    providers: &[Arc<dyn Provider>],
+    opts: &ExecuteOptions,
+    resets: &mut u32,
+) -> Result<String, ApplyError> {
+    match &step.op {
+        Op::Reset { sequence, .. } => {
+            let Some(provider) = provider_for(providers, owner_kind(step)) else {
+                return Err(executor_error(
+                    format!("no provider writes {} resources", step.kind),
+                    "this build cannot apply the step",
+                ));
+            };
+            let Some(last) = sequence.iter().rev().find(|rs| rs.on == Controller::Bmc) else {
+                return Ok(
+                    "in flight when the run stopped; not re-sent (a DPU reset: verified next)"
+                        .into(),
+                );
+            };
+            let want = ends_in(&last.reset_type);
+            wait_power(host, provider, want, last.timeout_s, opts)
+                .await
+                .map(|()| format!("in flight when the run stopped; not re-sent: PowerState is {want}"))
+                .map_err(|seen| ApplyError {
+                    error: ReadError {
+                        endpoint: String::new(),
+                        message: format!(
+                            "{}: the reset in flight when the run stopped did not end in PowerState {want} within {} s (last seen: {seen}); it was not sent again",
+                            host.name, last.timeout_s
+                        ),
+                        code: RESET_TIMEOUT_CODE.into(),
+                        help: "check the host's console; once it is up, make a new plan".into(),
+                    },
+                    outcome_unknown: true,
+                })
+        }
+        Op::Power { state, .. } => {
+            let holds = now
+                .and_then(|o| o.current("PowerState"))
+                .is_some_and(|v| v.as_str() == Some(state.as_str()));
+            if holds {
+                Ok(format!(
+                    "in flight when the run stopped; PowerState is already {state}"
+                ))
+            } else {
+                run_step(step, host, providers, opts, resets).await
+            }
+        }
+        _ => match now {
+            Some(o) if shows_planned(ph, resource, step, o) => Ok(
+                "in flight when the run stopped; its values are already there, not re-sent".into(),
+            ),
+            _ => run_step(step, host, providers, opts, resets).await,
+        },
     }
 }
 

@@ -10,8 +10,8 @@ pub mod targets;
 
 pub use event::{Event, NullReporter, RecordingReporter, Reporter};
 pub use execute::{
-    ApplyReport, ExecuteError, ExecuteOptions, FailStage, HostOutcome, HostReport, StepReport,
-    StepStatus, execute,
+    ApplyReport, ExecuteError, ExecuteOptions, FailStage, HostOutcome, HostReport, Resume,
+    StepReport, StepStatus, execute, execute_resumed,
 };
 pub use provider::{ApplyError, EndpointRead, Provider, ProviderRead, StepOutcome};
 pub use refresh::{RefreshOptions, RefreshResult, refresh};

@@ -70,7 +70,7 @@ async fn plan_now(fleet: &LoadedFleet, providers: &[Arc<dyn Provider>]) -> Plan 
     plan(&hosts, &result.observed, &PlanOptions::for_fleet(fleet))
 }
 
-fn resets(sim: &SimHandle, host: &str) -> u64 {
+pub(crate) fn resets(sim: &SimHandle, host: &str) -> u64 {
     sim.with_host(host, |s| s.reset_count(BmcKind::Bmc))
         .unwrap()
 }
@@ -222,11 +222,11 @@ async fn a_host_changed_after_the_plan_is_refused_and_the_others_are_applied() {
 
 /// The example fleet committed to a fresh Git repository, and a simulator seeded from it
 /// (with drift) on its own runtime, as the CLI runs it.
-struct OpsRig {
-    tmp: tempfile::TempDir,
-    dir: std::path::PathBuf,
+pub(crate) struct OpsRig {
+    pub(crate) tmp: tempfile::TempDir,
+    pub(crate) dir: std::path::PathBuf,
     repo: git2::Repository,
-    runtime: tokio::runtime::Runtime,
+    pub(crate) runtime: tokio::runtime::Runtime,
     sim: Option<SimHandle>,
 }
 
@@ -244,7 +244,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 impl OpsRig {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("fleet");
         copy_dir(Path::new(FLEET), &dir);
@@ -267,11 +267,11 @@ impl OpsRig {
         rig
     }
 
-    fn sim(&self) -> &SimHandle {
+    pub(crate) fn sim(&self) -> &SimHandle {
         self.sim.as_ref().unwrap()
     }
 
-    fn commit(&self, message: &str) {
+    pub(crate) fn commit(&self, message: &str) {
         let mut index = self.repo.index().unwrap();
         index
             .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
@@ -286,7 +286,7 @@ impl OpsRig {
             .unwrap();
     }
 
-    fn fleet(&self) -> LoadedFleet {
+    pub(crate) fn fleet(&self) -> LoadedFleet {
         bmfleet::ops::load_valid(&bmfleet::spec::LoadOptions {
             fleet_dir: self.dir.clone(),
             revision: None,
@@ -294,7 +294,7 @@ impl OpsRig {
         .unwrap()
     }
 
-    fn source(&self, fleet: &LoadedFleet) -> bmfleet::ops::LiveSource {
+    pub(crate) fn source(&self, fleet: &LoadedFleet) -> bmfleet::ops::LiveSource {
         let hosts: Vec<&Host> = fleet.hosts.iter().collect();
         bmfleet::ops::LiveSource::Redirected {
             overrides: bmfleet::sim::targets::overrides(self.sim(), &hosts),
@@ -302,7 +302,7 @@ impl OpsRig {
         }
     }
 
-    fn plan(&self, out: Option<std::path::PathBuf>) -> Plan {
+    pub(crate) fn plan(&self, out: Option<std::path::PathBuf>) -> Plan {
         let fleet = self.fleet();
         let req = bmfleet::ops::PlanRequest {
             selector: None,
@@ -318,21 +318,21 @@ impl OpsRig {
             .plan
     }
 
-    fn apply(
+    pub(crate) fn apply(
         &self,
         plan_file: &Path,
         allow_dirty: bool,
     ) -> miette::Result<bmfleet::ops::ApplyOutcome> {
         let fleet = self.fleet();
         let req = bmfleet::ops::ApplyRequest {
-            plan_file: plan_file.to_path_buf(),
+            plan: bmfleet::ops::PlanInput::File(plan_file.to_path_buf()),
             allow_dirty,
             parallelism: Some(8),
             source: self.source(&fleet),
             os: bmfleet::ops::OsSource::Skip("not read in this test".into()),
             poll_interval: Duration::from_millis(10),
         };
-        bmfleet::ops::apply_plan(&fleet, &self.dir, &req, Arc::new(NullReporter))
+        bmfleet::ops::apply_plan(&fleet, &self.dir, &req, None, Arc::new(NullReporter))
     }
 }
 
@@ -440,7 +440,7 @@ async fn a_plan_with_os_steps_is_refused_naming_them_before_any_request() {
     sim.shutdown().await;
 }
 
-fn bmfleet_cli(dir: &Path, args: &[&str]) -> (String, String, Option<i32>) {
+pub(crate) fn bmfleet_cli(dir: &Path, args: &[&str]) -> (String, String, Option<i32>) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_bmfleet"))
         .args(args)
         .arg("--fleet")
@@ -492,11 +492,12 @@ fn cli_plan_apply_plan_against_a_running_simulator_converges() {
 }
 
 #[test]
-fn cli_apply_without_a_plan_file_refuses_and_says_why() {
+fn cli_apply_without_a_plan_file_and_without_a_terminal_refuses_unless_auto_approved() {
     let (_, err, code) = bmfleet_cli(Path::new(FLEET), &["apply"]);
     assert_eq!(code, Some(1));
-    assert!(err.contains("apply needs a saved plan for now"), "{err}");
-    assert!(err.contains("bmfleet plan --out plan.json"), "{err}");
+    assert!(err.contains("stdin is not a"), "{err}");
+    assert!(err.contains("--auto-approve"), "{err}");
+    assert!(err.contains("nothing was planned or applied"), "{err}");
 }
 
 /// iDRAC leaves staged values pending across a reset when no configuration job was created

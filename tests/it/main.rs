@@ -8,6 +8,7 @@ mod sim_common;
 
 mod apply;
 mod apply_engine;
+mod apply_journal;
 mod architecture;
 mod cli_help;
 mod diff_access;
