@@ -216,7 +216,9 @@ pub fn run(
         }
     };
     write_out(out, &text)?;
-    Ok(if outcome.report.failed() > 0 {
+    Ok(if let Some(code) = outcome.interrupted {
+        ExitCode::from(u8::try_from(code).unwrap_or(130))
+    } else if outcome.report.failed() > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

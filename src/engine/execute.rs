@@ -41,7 +41,7 @@ use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// Options of an execution.
@@ -51,6 +51,10 @@ pub struct ExecuteOptions {
     pub parallelism: usize,
     /// How often `PowerState` is re-read while waiting for a reset (tokio time).
     pub poll_interval: Duration,
+    /// Set (by a Ctrl-C or SIGTERM handler) to stop starting hosts: hosts in flight finish
+    /// their steps (a host is never left between its staging and its reset by this), the
+    /// others are reported as not started. `None`: never stopped.
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 impl Default for ExecuteOptions {
@@ -58,6 +62,7 @@ impl Default for ExecuteOptions {
         Self {
             parallelism: 16,
             poll_interval: Duration::from_secs(5),
+            stop: None,
         }
     }
 }
@@ -419,6 +424,16 @@ pub async fn execute_resumed(
                 let reporter = reporter.clone();
                 let failures = &failures;
                 async move {
+                    if opts.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst)) {
+                        return HostReport {
+                            host: ph.name.clone(),
+                            outcome: HostOutcome::NotStarted {
+                                reason: "the run was interrupted (Ctrl-C or SIGTERM) before this host started; `bmfleet apply --resume RUN_ID` continues the run".into(),
+                            },
+                            steps: step_reports(ph, &StepStatus::NotRun),
+                            resets: 0,
+                        };
+                    }
                     if failures.load(Ordering::SeqCst) > max_failures {
                         return not_started(ph, max_failures);
                     }

@@ -16,6 +16,7 @@ use crate::spec::source::RepoInfo;
 use crate::spec::{Host, LoadedFleet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::Duration;
 
 /// Which plan to apply.
@@ -126,6 +127,43 @@ pub struct ApplyOutcome {
     pub journal: Option<PathBuf>,
     /// Problems that did not stop the run (a journal or audit write that failed).
     pub warnings: Vec<String>,
+    /// The exit status of the signal that interrupted the run (130 for SIGINT, 143 for
+    /// SIGTERM): hosts in flight finished, no new host was started.
+    pub interrupted: Option<i32>,
+}
+
+/// Waits for SIGINT (Ctrl-C) or SIGTERM: the first sets `stop` (no new host is started, hosts
+/// in flight finish their steps) and records the exit status in `code`; a second one exits at
+/// once with that status (steps in flight are cut: the journal shows them as started, and
+/// `--resume` re-reads them; the fleet lock is left behind and shows as stale).
+async fn watch_signals(stop: Arc<AtomicBool>, code: Arc<AtomicI32>) {
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    loop {
+        #[cfg(unix)]
+        let got = tokio::select! {
+            r = tokio::signal::ctrl_c() => r.map(|()| 130),
+            Some(()) = async {
+                match term.as_mut() {
+                    Some(t) => t.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => Ok(143),
+        };
+        #[cfg(not(unix))]
+        let got = tokio::signal::ctrl_c().await.map(|()| 130);
+        let Ok(c) = got else {
+            // No signal handling on this platform: nothing to watch.
+            return;
+        };
+        if stop.swap(true, Ordering::SeqCst) {
+            std::process::exit(code.load(Ordering::SeqCst).max(c));
+        }
+        code.store(c, Ordering::SeqCst);
+        tracing::warn!(
+            "interrupted: no new host is started; hosts in flight finish their steps (send the signal again to stop at once)"
+        );
+    }
 }
 
 /// Checks that a plan made from `planned` may be applied to the fleet read at `now`.
@@ -239,12 +277,14 @@ pub fn apply_plan(
         .as_ref()
         .map(|f| f.doc.spec.concurrency.clone())
         .unwrap_or_default();
+    let stop = Arc::new(AtomicBool::new(false));
     let opts = ExecuteOptions {
         parallelism: req
             .parallelism
             .unwrap_or(concurrency.parallelism as usize)
             .max(1),
         poll_interval: req.poll_interval,
+        stop: Some(stop.clone()),
     };
     let redfish = redfish_provider(fleet, fleet_dir, &hosts, &req.source, client_options(fleet))
         .with_task_poll(req.poll_interval);
@@ -298,16 +338,23 @@ pub fn apply_plan(
         .build()
         .map_err(|e| miette::miette!("cannot start the async runtime: {e}"))?;
     let resume = resume.unwrap_or_default();
+    let interrupted = Arc::new(AtomicI32::new(0));
     let report = runtime
-        .block_on(execute_resumed(
-            &plan,
-            &hosts,
-            &fleet.data_files,
-            &providers,
-            &opts,
-            &resume,
-            sink,
-        ))
+        .block_on(async {
+            let watcher = tokio::spawn(watch_signals(stop.clone(), interrupted.clone()));
+            let r = execute_resumed(
+                &plan,
+                &hosts,
+                &fleet.data_files,
+                &providers,
+                &opts,
+                &resume,
+                sink,
+            )
+            .await;
+            watcher.abort();
+            r
+        })
         .map_err(refused)?;
     let mut warnings = Vec::new();
     if let Some(j) = &journal {
@@ -318,7 +365,9 @@ pub fn apply_plan(
             ));
         }
     }
+    let code = interrupted.load(Ordering::SeqCst);
     Ok(ApplyOutcome {
+        interrupted: (code != 0).then_some(code),
         plan,
         report,
         run_id: run.map(|r| r.id.clone()),

@@ -32,6 +32,7 @@ fn exec_opts() -> ExecuteOptions {
     ExecuteOptions {
         parallelism: 8,
         poll_interval: Duration::from_millis(20),
+        ..ExecuteOptions::default()
     }
 }
 

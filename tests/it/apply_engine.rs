@@ -144,6 +144,7 @@ fn opts() -> ExecuteOptions {
     ExecuteOptions {
         parallelism: 1,
         poll_interval: Duration::from_secs(5),
+        stop: None,
     }
 }
 
@@ -298,4 +299,53 @@ async fn batches_run_in_order_and_the_failure_budget_stops_new_hosts() {
             "{h:#?}"
         );
     }
+}
+
+/// Sets the stop flag when the first host starts, as a Ctrl-C would.
+struct StopOnFirstHost(Arc<std::sync::atomic::AtomicBool>);
+
+impl bmfleet::engine::Reporter for StopOnFirstHost {
+    fn event(&self, e: &bmfleet::engine::Event) {
+        if matches!(e, bmfleet::engine::Event::HostStarted { .. }) {
+            self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_interrupt_lets_the_host_in_flight_finish_and_starts_no_other() {
+    let f = fleet();
+    let hosts: Vec<&Host> = f.hosts.iter().collect();
+    let observed = drifted(&hosts);
+    let p = plan(&hosts, &observed, &PlanOptions::for_fleet(&f));
+    let with_steps = p.hosts.iter().filter(|h| h.has_changes()).count();
+    assert!(with_steps >= 2);
+    let fake = Arc::new(Fake::new(observed, "On"));
+    let providers: Vec<Arc<dyn Provider>> = vec![fake.clone()];
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let report = execute(
+        &p,
+        &hosts,
+        &f.data_files,
+        &providers,
+        &ExecuteOptions {
+            stop: Some(stop.clone()),
+            ..opts()
+        },
+        Arc::new(StopOnFirstHost(stop)),
+    )
+    .await
+    .unwrap();
+    // The host that had started finished every step, reset included, and was verified.
+    assert_eq!(report.succeeded(), 1, "{report:#?}");
+    assert_eq!(report.not_started(), with_steps - 1, "{report:#?}");
+    let first = p.rollout.batches[0].hosts[0].clone();
+    assert!(
+        fake.log()
+            .iter()
+            .all(|l| l.starts_with(&format!("{first} "))),
+        "{:?}",
+        fake.log()
+    );
+    assert!(report.hosts.iter().any(|h| matches!(&h.outcome, HostOutcome::NotStarted { reason } if reason.contains("interrupted"))));
 }

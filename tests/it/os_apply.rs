@@ -179,6 +179,7 @@ async fn os_drift_is_applied_through_the_local_transport_and_plans_to_no_changes
         &ExecuteOptions {
             parallelism: 4,
             poll_interval: Duration::from_millis(10),
+            ..ExecuteOptions::default()
         },
         Arc::new(NullReporter),
     )
@@ -243,6 +244,7 @@ async fn os_drift_is_applied_through_the_local_transport_and_plans_to_no_changes
         &ExecuteOptions {
             parallelism: 4,
             poll_interval: Duration::from_millis(10),
+            ..ExecuteOptions::default()
         },
         Arc::new(NullReporter),
     )
@@ -450,6 +452,7 @@ async fn kernel_args_boot_hugepages_and_cloud_init_apply_on_the_reboot() {
         &ExecuteOptions {
             parallelism: 4,
             poll_interval: Duration::from_millis(10),
+            ..ExecuteOptions::default()
         },
         Arc::new(NullReporter),
     )
