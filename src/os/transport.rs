@@ -482,19 +482,29 @@ impl Transport {
             Transport::Ssh(target) => {
                 let argv = target.argv(args)?;
                 prepare_control_dir(&host, &target.control_dir)?;
-                let mut cmd = tokio::process::Command::new(&argv[0]);
-                cmd.args(&argv[1..]);
-                run(
-                    cmd,
-                    &host,
-                    &display_argv(&argv),
-                    script,
-                    target.command_timeout,
-                )
-                .await
+                run_argv(&argv, &host, script, target.command_timeout).await
             }
         }
     }
+}
+
+/// Runs `argv` (program first, never empty: [`SshTarget::argv`] and
+/// [`SshTarget::fresh_argv`] build it) with `script` on its stdin.
+async fn run_argv(
+    argv: &[OsString],
+    host: &str,
+    script: &str,
+    timeout: Duration,
+) -> Result<ScriptOutput, TransportError> {
+    let Some((program, rest)) = argv.split_first() else {
+        return Err(TransportError::Invalid {
+            host: host.to_string(),
+            reason: "empty command line".into(),
+        });
+    };
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(rest);
+    run(cmd, host, &display_argv(argv), script, timeout).await
 }
 
 /// The file under a local transport's sysroot whose presence makes
@@ -518,18 +528,8 @@ impl Transport {
         match self {
             Transport::Local { .. } => self.run_script(script, args).await,
             Transport::Ssh(target) => {
-                let host = self.host_label();
                 let argv = target.fresh_argv(args)?;
-                let mut cmd = tokio::process::Command::new(&argv[0]);
-                cmd.args(&argv[1..]);
-                run(
-                    cmd,
-                    &host,
-                    &display_argv(&argv),
-                    script,
-                    target.command_timeout,
-                )
-                .await
+                run_argv(&argv, &self.host_label(), script, target.command_timeout).await
             }
         }
     }

@@ -81,6 +81,29 @@ async fn plan_now(fleet: &LoadedFleet, hosts: &[&Host], providers: &[Arc<dyn Pro
     plan(hosts, &result.observed, &PlanOptions::for_fleet(fleet))
 }
 
+/// Carries `plan` out on `hosts` (4 at once, fast polls).
+async fn apply_now(
+    plan: &Plan,
+    hosts: &[&Host],
+    fleet: &LoadedFleet,
+    providers: &[Arc<dyn Provider>],
+) -> bmfleet::engine::ApplyReport {
+    execute(
+        plan,
+        hosts,
+        &fleet.data_files,
+        providers,
+        &ExecuteOptions {
+            parallelism: 4,
+            poll_interval: Duration::from_millis(10),
+            ..ExecuteOptions::default()
+        },
+        Arc::new(NullReporter),
+    )
+    .await
+    .unwrap()
+}
+
 fn write(root: &Path, rel: &str, text: &str) {
     let p = root.join(rel);
     assert!(p.exists(), "{} is not in the seeded sysroot", p.display());
@@ -171,20 +194,7 @@ async fn os_drift_is_applied_through_the_local_transport_and_plans_to_no_changes
     );
 
     let all_hosts: Vec<&Host> = hosts.clone();
-    let report = execute(
-        &first,
-        &all_hosts,
-        &fleet.data_files,
-        &providers,
-        &ExecuteOptions {
-            parallelism: 4,
-            poll_interval: Duration::from_millis(10),
-            ..ExecuteOptions::default()
-        },
-        Arc::new(NullReporter),
-    )
-    .await
-    .unwrap();
+    let report = apply_now(&first, &all_hosts, &fleet, &providers).await;
     for h in &report.hosts {
         assert!(
             matches!(h.outcome, HostOutcome::Succeeded),
@@ -236,20 +246,7 @@ async fn os_drift_is_applied_through_the_local_transport_and_plans_to_no_changes
         assert!(!h.has_changes(), "{}: {:#?}", h.name, h.steps);
     }
     // And applying the first plan again is refused as stale, before any write.
-    let again = execute(
-        &first,
-        &all_hosts,
-        &fleet.data_files,
-        &providers,
-        &ExecuteOptions {
-            parallelism: 4,
-            poll_interval: Duration::from_millis(10),
-            ..ExecuteOptions::default()
-        },
-        Arc::new(NullReporter),
-    )
-    .await
-    .unwrap();
+    let again = apply_now(&first, &all_hosts, &fleet, &providers).await;
     assert_eq!(again.failed(), 2, "{again:#?}");
 }
 
@@ -444,20 +441,7 @@ async fn kernel_args_boot_hugepages_and_cloud_init_apply_on_the_reboot() {
         ops.iter().any(|o| matches!(o, Op::AwaitOs { .. })),
         "{ops:#?}"
     );
-    let report = execute(
-        &first,
-        &hosts,
-        &fleet.data_files,
-        &providers,
-        &ExecuteOptions {
-            parallelism: 4,
-            poll_interval: Duration::from_millis(10),
-            ..ExecuteOptions::default()
-        },
-        Arc::new(NullReporter),
-    )
-    .await
-    .unwrap();
+    let report = apply_now(&first, &hosts, &fleet, &providers).await;
     let h = &report.hosts[0];
     assert!(
         matches!(h.outcome, HostOutcome::Succeeded),
