@@ -140,7 +140,7 @@ pub fn run(
     // Ok(Err(code)): ended before applying (nothing to apply, not approved).
     let result = (|| -> miette::Result<Result<crate::ops::ApplyOutcome, ExitCode>> {
         let os = match sim.os.clone() {
-            Some(os) if !args.no_os => os,
+            Some(os) if !args.no_os && args.sysroots.is_none() => os,
             _ => super::plan::os_source(
                 &fleet,
                 args.no_os,

@@ -153,7 +153,7 @@ pub fn run(
     };
     let (source, sim) = live_source(&fleet, &SimFlags::of(args))?;
     let os = match sim.os.clone() {
-        Some(os) if !args.no_os => os,
+        Some(os) if !args.no_os && args.sysroots.is_none() => os,
         _ => os_source(
             &fleet,
             args.no_os,
@@ -255,7 +255,7 @@ pub(crate) fn live_source(
             },
             SimRun {
                 os: Some(OsSource::Skip(
-                    "a running `bmfleet sim` serves no OS state over --sim-url (plan --simulate has an OS facet)".into(),
+                    "a running `bmfleet sim` serves no OS state over --sim-url (start it with --sysroots DIR and plan with --sysroots DIR, or use plan --simulate)".into(),
                 )),
                 ..SimRun::default()
             },

@@ -39,6 +39,11 @@ pub struct SimArgs {
     /// Hosts whose BMCs refuse connections; repeatable.
     #[arg(long, value_name = "HOST")]
     pub unreachable: Vec<String>,
+    /// Also write each host's OS as a fake root in DIR/<host> (seeded from the spec, with the
+    /// same seed's OS drift), for `plan --sim-url URL --sysroots DIR` and `apply ... --sysroots
+    /// DIR`; the directories stay after the simulator stops.
+    #[arg(long, value_name = "DIR")]
+    pub sysroots: Option<std::path::PathBuf>,
 }
 
 pub fn run(
@@ -57,6 +62,25 @@ pub fn run(
             factory_rate: args.factory_rate,
         },
     );
+    let os_drift = match &args.sysroots {
+        None => Vec::new(),
+        Some(dir) => {
+            let seeding = Seeding {
+                seed: args.seed,
+                drift_rate: args.drift_rate,
+                factory_rate: args.factory_rate,
+            };
+            crate::sim::os::write_sysroots(&hosts, &fleet.data_files, dir, seeding)
+                .map_err(|e| {
+                    miette::miette!(
+                        code = "bmfleet::sim::sysroots",
+                        help = "give a directory you can write to",
+                        "cannot write the simulated OS sysroots: {e}"
+                    )
+                })?
+                .drift
+        }
+    };
     config.faults.seed = args.seed;
     config.faults.latency = Latency::fixed(args.latency_ms);
     config.faults.error_rate = args.error_rate;
@@ -124,6 +148,16 @@ pub fn run(
                     }
                 };
                 lines.push_str(&format!("  {:<12} {what}\n", d.host));
+            }
+            if let Some(dir) = &args.sysroots {
+                lines.push_str(&format!(
+                    "OS sysroots in {} (plan and apply with --sysroots {}):\n",
+                    dir.display(),
+                    dir.display()
+                ));
+                for d in &os_drift {
+                    lines.push_str(&format!("  {d}\n"));
+                }
             }
             lines.push_str("Press Ctrl-C to stop.\n");
             let _ = out.write_all(lines.as_bytes());

@@ -85,7 +85,7 @@ impl std::fmt::Display for ExecuteError {
         match self {
             ExecuteError::NotExecutable(steps) => write!(
                 f,
-                "the plan has {} step(s) this bmfleet cannot carry out yet (OS steps are planned but not applied); nothing was applied:\n  {}",
+                "the plan has {} step(s) this bmfleet cannot carry out yet; nothing was applied:\n  {}",
                 steps.len(),
                 steps.join("\n  ")
             ),
@@ -256,8 +256,13 @@ pub fn check_executable(
     let not_executable: Vec<String> = with_steps
         .iter()
         .flat_map(|h| &h.steps)
-        .filter(|s| provider_for(providers, owner_kind(s)).is_none())
-        .map(|s| format!("{}: {}", s.address, s.description()))
+        .filter_map(|s| match provider_for(providers, owner_kind(s)) {
+            None => Some(format!("{}: {}", s.address, s.description())),
+            Some(p) => p
+                .supports(s)
+                .err()
+                .map(|why| format!("{}: {}: {why}", s.address, s.description())),
+        })
         .collect();
     if !not_executable.is_empty() {
         return Err(ExecuteError::NotExecutable(not_executable));

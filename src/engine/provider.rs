@@ -110,6 +110,17 @@ pub trait Provider: Send + Sync {
         host: &'a Host,
         step: &'a Step,
     ) -> BoxFuture<'a, Result<StepOutcome, ApplyError>>;
+
+    /// Whether this provider can carry `step` out at all (checked for the whole plan before
+    /// any host is touched, so that a plan is never half-applied for want of a writer).
+    ///
+    /// # Errors
+    /// Why not, in words (`cloud-init delivery virtualMedia is not carried out by this
+    /// build`). The default accepts every step of the provider's kinds.
+    fn supports(&self, step: &Step) -> Result<(), String> {
+        let _ = step;
+        Ok(())
+    }
 }
 
 /// The resources of `resources` that `provider` owns (by kind), in order.

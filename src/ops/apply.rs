@@ -379,7 +379,7 @@ pub fn apply_plan(
 fn refused(e: crate::engine::ExecuteError) -> miette::Report {
     let help = match e {
         crate::engine::ExecuteError::NotExecutable(_) => {
-            "apply with the OS reachable (without --no-os), or make a plan that leaves the OS out (`bmfleet plan --no-os --out FILE`)"
+            "make a plan this build can carry out: leave out the hosts named (`bmfleet plan --exclude HOSTS --out FILE`), or their OS (`--no-os`); nothing was applied"
         }
         _ => "make a new plan from the specs as they are now",
     };

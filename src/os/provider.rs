@@ -267,6 +267,17 @@ impl Provider for OsProvider {
         Box::pin(self.read_host(host, resources))
     }
 
+    fn supports(&self, step: &Step) -> Result<(), String> {
+        match &step.op {
+            Op::CloudInit {
+                delivery: Some(d), ..
+            } if d != "ssh" => Err(format!(
+                "cloud-init delivery {d} (an image attached through Redfish VirtualMedia) is not carried out by this build yet"
+            )),
+            _ => Ok(()),
+        }
+    }
+
     fn apply<'a>(
         &'a self,
         host: &'a Host,

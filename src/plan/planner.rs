@@ -17,6 +17,7 @@ use super::model::{
     Summary, Unobserved, UnobservedSetting,
 };
 use super::observed::{ObservedHost, ReadError};
+use super::op::Op;
 use super::resource::{Disruption, Resource, ResourceKind, Setting, flatten};
 use super::rollout::{RolloutHost, plan_rollout};
 use super::rules;
@@ -310,13 +311,23 @@ fn evaluate_host(host: &Host, observed: Option<&ObservedHost>, opts: &PlanOption
                         endpoint: r.address.to_string(),
                         message,
                         code: "bmfleet::plan::unwritable".into(),
-                        help: "change the spec so the host's network backend can write it (see docs/plan.md, \"Network writes\"), or leave the setting out".into(),
+                        help: "change the spec so this host can be written as it says (see docs/plan.md: \"Network writes\", \"What the OS steps write\"), or leave the setting out".into(),
                     });
                     eval.write_steps.clear();
                     eval.facts.clear();
                     return eval;
                 }
             };
+            if let Op::CloudInit {
+                delivery: Some(d), ..
+            } = &op
+                && d != "ssh"
+            {
+                eval.host.notes.push(format!(
+                    "{}: cloud-init delivery {d} (an image attached through Redfish VirtualMedia) is not carried out by this build yet: apply refuses this plan before touching any host; deliver by ssh (a NoCloud seed over SSH) or leave this host out (--exclude)",
+                    r.relative()
+                ));
+            }
             eval.write_steps.insert(
                 r.address.clone(),
                 Step {

@@ -494,3 +494,23 @@ async fn a_kernel_path_outside_proc_sys_and_sys_is_refused_by_the_writer() {
     }
     assert!(!tmp.path().join("etc/passwd").exists());
 }
+
+#[test]
+fn cloud_init_by_virtual_media_is_refused_before_any_host_is_touched() {
+    use bmfleet::engine::Provider as _;
+    let os = OsProvider::new(BTreeMap::new());
+    let ci = |delivery: &str| {
+        step(
+            "r2-c03",
+            bmfleet::plan::resource::ResourceKind::CloudInit,
+            Op::CloudInit {
+                documents: vec![],
+                delivery: Some(delivery.into()),
+                instance_id: None,
+            },
+        )
+    };
+    let why = os.supports(&ci("virtualMedia")).unwrap_err();
+    assert!(why.contains("not carried out by this build"), "{why}");
+    assert!(os.supports(&ci("ssh")).is_ok());
+}

@@ -17,6 +17,7 @@
 
 pub mod choose;
 pub mod session;
+pub mod sysroot;
 
 use crate::engine::provider::{ApplyError, StepOutcome};
 use crate::os::transport::{Transport, TransportError, escape_stderr};
@@ -289,6 +290,10 @@ pub async fn apply(transport: &Transport, step: &Step) -> Result<StepOutcome, Ap
         w.backend.as_str(),
         joined(&w.activate)
     );
+    if let (Transport::Local { sysroot }, Op::NetworkApply { desired, .. }) = (transport, &step.op)
+    {
+        sysroot::emulate_links(sysroot, desired);
+    }
     if !guard {
         return Ok(StepOutcome { requests, detail });
     }
