@@ -12,12 +12,14 @@
 //!   checking on, one multiplexed connection per host) or locally against a sysroot directory;
 //! - [`probe`]: the POSIX-sh probe (`src/os/probe.sh`) that reads a host's OS state in one
 //!   round trip, and the typed [`probe::Probe`] parsed from its JSON;
-//! - [`iproute`]: typed links (bonds, VLANs, VFs) and addresses from iproute2's JSON.
+//! - [`iproute`]: typed links (bonds, VLANs, VFs), addresses and routes from iproute2's JSON;
+//! - [`resolv`]: the resolver configuration (resolv.conf(5), systemd-resolved).
 
 pub mod iproute;
 pub mod network;
 pub mod observe;
 pub mod probe;
 pub mod provider;
+pub mod resolv;
 pub mod transport;
 pub mod write;
