@@ -23,7 +23,8 @@ use super::{
 };
 use crate::spec::model::{DnsConfig, NetworkSpec, Route};
 use serde_json::json;
-use std::net::IpAddr;
+// `core::net`: address parsing only (pure data, no sockets; `std::net` re-exports it).
+use core::net::IpAddr;
 
 /// A route checked for writing: every value parsed, so no spec text reaches a file as is.
 #[derive(Debug, Clone, PartialEq, Eq)]
