@@ -473,6 +473,159 @@ pub fn parse_addrs(
     Some(out)
 }
 
+/// The kernel's main routing table (`ip route` without `table`; nmstate `table-id` 0 or
+/// unset), ip-route(8) and `/etc/iproute2/rt_tables`.
+pub const TABLE_MAIN: u32 = 254;
+/// The kernel's local table (addresses of the host, broadcast): never compared.
+pub const TABLE_LOCAL: u32 = 255;
+
+/// One route from `ip -j -4 route show table all` or `ip -j -6 route show table all`
+/// (iproute2 6.1 `ip/iproute.c`), in nmstate's `routes.config` terms.
+///
+/// Shapes read: `dst` is `default` for `0.0.0.0/0` and `::/0` and has no `/len` for a host
+/// route; `table` is absent for the main table and a name (`local`, `main`, `default`) or a
+/// number (as a string) otherwise; `metric` is absent when 0; `type` is absent for unicast
+/// routes of the main table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct KernelRoute {
+    /// Destination network address (host bits cleared).
+    pub destination: IpAddr,
+    /// Destination prefix length in bits.
+    pub prefix_length: u8,
+    /// The gateway (`gateway`; nmstate `next-hop-address`), if any.
+    pub gateway: Option<IpAddr>,
+    /// Outgoing interface (`dev`; nmstate `next-hop-interface`).
+    pub dev: Option<String>,
+    /// Route metric (`metric`, 0 when absent; IPv6 routes always print one).
+    pub metric: u32,
+    /// Routing table id (254 main, 255 local, 253 default).
+    pub table: u32,
+    /// `protocol` (`kernel`, `boot`, `static`, `dhcp`, `ra`), if printed.
+    pub protocol: Option<String>,
+    /// `type` (`unicast` when absent, `local`, `broadcast`, `multicast`, `unreachable`).
+    pub route_type: String,
+}
+
+impl KernelRoute {
+    /// Whether the kernel (not a configuration) made this route, so a compare with the spec
+    /// ignores it as nmstate does: the local table, types other than unicast, `proto kernel`
+    /// (the connected prefix of an address), and IPv6 link-local (`fe80::/64`) and multicast.
+    pub fn kernel_added(&self) -> bool {
+        self.table == TABLE_LOCAL
+            || self.route_type != "unicast"
+            || self.protocol.as_deref() == Some("kernel")
+            || (self.destination.is_ipv6() && is_ipv6_link_local(&self.destination))
+            || self.destination.is_multicast()
+    }
+}
+
+const IP_ROUTE: &str = "ip -j route";
+
+/// A table name or number as iproute2 prints it (`/etc/iproute2/rt_tables`).
+fn table_id(v: Option<&Value>) -> Option<u32> {
+    match v {
+        None => Some(TABLE_MAIN),
+        Some(Value::Number(n)) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+        Some(Value::String(s)) => match s.as_str() {
+            "main" => Some(TABLE_MAIN),
+            "local" => Some(TABLE_LOCAL),
+            "default" => Some(253),
+            other => other.parse().ok(),
+        },
+        Some(_) => None,
+    }
+}
+
+/// Parses a prefix as iproute2 prints it or the spec writes it (`default`, `10.0.0.0/8`,
+/// `192.0.2.1`, `2001:db8::/32`) into the network address (host bits cleared) and length.
+/// `default` needs the family (`v6`).
+pub fn parse_prefix(text: &str, v6: bool) -> Option<(IpAddr, u8)> {
+    if text == "default" {
+        let any = if v6 {
+            IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+        } else {
+            IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
+        };
+        return Some((any, 0));
+    }
+    let (addr, len) = match text.split_once('/') {
+        Some((a, l)) => (a.parse::<IpAddr>().ok()?, Some(l.parse::<u8>().ok()?)),
+        None => (text.parse::<IpAddr>().ok()?, None),
+    };
+    Some(match addr {
+        IpAddr::V4(a) => {
+            let len = len.unwrap_or(32);
+            if len > 32 {
+                return None;
+            }
+            let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+            (IpAddr::V4((u32::from(a) & mask).into()), len)
+        }
+        IpAddr::V6(a) => {
+            let len = len.unwrap_or(128);
+            if len > 128 {
+                return None;
+            }
+            let mask = if len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - len)
+            };
+            (IpAddr::V6((u128::from(a) & mask).into()), len)
+        }
+    })
+}
+
+/// Parses the text `ip -j -4 route show table all` (`v6` false) or `ip -j -6 route show
+/// table all` (`v6` true) printed, keeping every route (see [`KernelRoute::kernel_added`]
+/// for those a compare ignores). Multipath routes (`nexthops`, no `dev`) are kept without a
+/// gateway or interface.
+///
+/// Returns `None` and an issue when the text is not a JSON array; entries that cannot be
+/// read are skipped with an issue naming their position.
+pub fn parse_routes(
+    text: &str,
+    v6: bool,
+    issues: &mut Vec<ProbeIssue>,
+) -> Option<Vec<KernelRoute>> {
+    let entries: Vec<Value> = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            issues.push(issue(IP_ROUTE, format!("output is not a JSON array: {e}")));
+            return None;
+        }
+    };
+    let mut out = Vec::new();
+    for (i, entry) in entries.into_iter().enumerate() {
+        let route = entry.as_object().and_then(|m| {
+            let (destination, prefix_length) = parse_prefix(m.get("dst")?.as_str()?, v6)?;
+            let gateway = match m.get("gateway") {
+                None => None,
+                Some(g) => Some(g.as_str()?.parse::<IpAddr>().ok()?),
+            };
+            Some(KernelRoute {
+                destination,
+                prefix_length,
+                gateway,
+                dev: str_of(m, "dev"),
+                metric: u32_of(m, "metric").unwrap_or(0),
+                table: table_id(m.get("table"))?,
+                protocol: str_of(m, "protocol"),
+                route_type: str_of(m, "type").unwrap_or_else(|| "unicast".into()),
+            })
+        });
+        match route {
+            Some(r) => out.push(r),
+            None => issues.push(issue(
+                IP_ROUTE,
+                format!("entry {i} is not a route with a readable dst, gateway and table"),
+            )),
+        }
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,15 +13,18 @@
 //!   checking on, one multiplexed connection per host) or locally against a sysroot directory;
 //! - [`probe`]: the POSIX-sh probe (`src/os/probe.sh`) that reads a host's OS state in one
 //!   round trip, and the typed [`probe::Probe`] parsed from its JSON;
-//! - [`iproute`]: typed links (bonds, VLANs, VFs) and addresses from iproute2's JSON;
+//! - [`iproute`]: typed links (bonds, VLANs, VFs), addresses and routes from iproute2's JSON;
+//! - [`resolv`]: the resolver configuration (resolv.conf(5), systemd-resolved);
 //! - [`write`]: sysctl, sysfs, tunables, SR-IOV, hugepages, kernel args, vfio and cloud-init
 //!   steps through `src/os/write.sh`;
-//! - [`network`]: network steps through the backend that manages the host's interfaces.
+//! - [`network`]: network steps (interfaces, routes, DNS) through the backend that manages the
+//!   host's interfaces.
 
 pub mod iproute;
 pub mod network;
 pub mod observe;
 pub mod probe;
 pub mod provider;
+pub mod resolv;
 pub mod transport;
 pub mod write;

@@ -20,7 +20,7 @@
 //! Properties the probe cannot read are reported in [`Observation::unknown`] with the reason
 //! (the planner lists them as not observed), never guessed.
 
-use super::iproute::Link;
+use super::iproute::{KernelRoute, Link, TABLE_MAIN, parse_prefix};
 use super::probe::{Probe, page_size_kb};
 use crate::plan::address::Address;
 use crate::plan::network::NetworkBackend;
@@ -29,6 +29,7 @@ use crate::plan::resource::{Resource, ResourceKind};
 use crate::plan::value::{same_value, sha256_json};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 /// The sysfs path of the transparent hugepage mode (kernel
 /// `Documentation/admin-guide/mm/transhuge.rst`).
@@ -58,11 +59,27 @@ pub fn observe(
             "the OS was read as uid {u}, not root: bmfleet writes /etc, /proc/sys and /sys as root; log in as root or set os.ssh.sudo: true (sudo -n, without a password)"
         )
     });
-    let ifaces: Vec<&str> = resources
+    let mut ifaces: Vec<&str> = resources
         .iter()
         .filter(|r| is_network(r.kind))
         .filter_map(|r| r.iface.as_deref())
         .collect();
+    // Routes name their interfaces too: they are written in those interfaces' files.
+    for r in resources.iter().filter(|r| r.kind == ResourceKind::Routes) {
+        for route in r
+            .settings
+            .get("config")
+            .and_then(|s| s.value.as_array())
+            .into_iter()
+            .flatten()
+        {
+            if let Some(dev) = route.get("next-hop-interface").and_then(Value::as_str)
+                && !ifaces.contains(&dev)
+            {
+                ifaces.push(dev);
+            }
+        }
+    }
     let writer = super::network::choose::backend(probe, &ifaces);
     resources
         .iter()
@@ -79,6 +96,8 @@ pub fn observe(
                 ResourceKind::Tunables => Ok(tunables(probe, r)),
                 ResourceKind::CloudInit => Ok(cloud_init(probe, r)),
                 ResourceKind::Vfio => Ok(vfio(probe, r)),
+                ResourceKind::Routes => routes(probe, r, endpoint).map(|o| with_net(o, &writer)),
+                ResourceKind::Dns => Ok(with_net(dns(probe, r), &writer)),
                 _ => return None,
             };
             let obs = obs.map(|mut o| {
@@ -380,6 +399,161 @@ fn sriov(probe: &Probe, r: &Resource) -> Observation {
         values.insert(key.clone(), found.map(|v| (v, None)));
     }
     build(values)
+}
+
+/// The network backend in `capabilities.writer` when one was found (routes and DNS are
+/// read without one; a write without one is a plan-time error for the host).
+fn with_net(mut obs: Observation, writer: &Result<NetworkBackend, String>) -> Observation {
+    obs.capabilities.writer = writer.as_ref().ok().map(|b| b.as_str().to_string());
+    obs
+}
+
+/// Routes (nmstate `routes.config`): the spec's routes found on the host, in the spec's
+/// order and spelling. A spec route is found when a route the kernel did not add itself
+/// ([`KernelRoute::kernel_added`]) has its destination (compared as a prefix: `10.0.0.1/8`
+/// is `10.0.0.0/8`), table (`table-id` unset or 0 is the main table, 254) and, where the
+/// spec sets them, its `next-hop-interface` and `next-hop-address` (`0.0.0.0` and `::` mean
+/// no gateway, as in nmstate); its `metric`, where the spec sets one, is the observed route's
+/// (one with the spec's metric when there are several). Routes the spec does not list are not
+/// compared (nmstate's rule), so an extra route is never drift; a missing route, or one with
+/// another metric, is.
+fn routes(probe: &Probe, r: &Resource, endpoint: &str) -> Result<Observation, ReadError> {
+    let Some(kernel) = &probe.routes else {
+        return Err(ReadError {
+            endpoint: endpoint.to_string(),
+            message: "`ip -j route` gave no usable output (iproute2 missing, too old for JSON, or its output was cut)".into(),
+            code: "bmfleet::os::no_iproute2".into(),
+            help: "install iproute2 4.14 or later on the host (Debian/Ubuntu: iproute2, RHEL: iproute)".into(),
+        });
+    };
+    let mut values = BTreeMap::new();
+    for (key, setting) in &r.settings {
+        let found: Found = if key == "config" {
+            let found: Vec<Value> = setting
+                .value
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|want| observed_route(kernel, want))
+                .collect();
+            Ok((Some(Value::Array(found)), None))
+        } else {
+            Err(NOT_READ_YET.into())
+        };
+        values.insert(key.clone(), found);
+    }
+    Ok(build(values))
+}
+
+/// The host's route matching the spec's route `want` (an nmstate route object), as that
+/// object with the observed metric; `None` when there is none.
+fn observed_route(kernel: &[KernelRoute], want: &Value) -> Option<Value> {
+    let obj = want.as_object()?;
+    let dest = obj.get("destination")?.as_str()?;
+    let (net, len) = parse_prefix(dest, dest.contains(':'))?;
+    let table = match obj.get("table-id").and_then(Value::as_u64) {
+        None | Some(0) => TABLE_MAIN,
+        Some(t) => u32::try_from(t).ok()?,
+    };
+    let dev = obj.get("next-hop-interface").and_then(Value::as_str);
+    let gateway: Option<Option<IpAddr>> = match obj.get("next-hop-address").and_then(Value::as_str)
+    {
+        None => None,
+        Some(g) => {
+            let ip = g.parse::<IpAddr>().ok()?;
+            Some((!ip.is_unspecified()).then_some(ip))
+        }
+    };
+    let metric = obj.get("metric").and_then(Value::as_u64);
+    let candidates: Vec<&KernelRoute> = kernel
+        .iter()
+        .filter(|k| {
+            !k.kernel_added()
+                && k.destination == net
+                && k.prefix_length == len
+                && k.table == table
+                && dev.is_none_or(|d| k.dev.as_deref() == Some(d))
+                && gateway.is_none_or(|g| k.gateway == g)
+        })
+        .collect();
+    let k = candidates
+        .iter()
+        .find(|k| metric.is_none_or(|m| u64::from(k.metric) == m))
+        .or(candidates.first())?;
+    let mut out = obj.clone();
+    if metric.is_some() {
+        out.insert("metric".into(), Value::from(k.metric));
+    }
+    Some(Value::Object(out))
+}
+
+/// DNS (nmstate `dns-resolver.config`): `server` and `search` as ordered lists (the order
+/// is the order the resolver tries them, so another order is drift), read from the
+/// configuration in effect ([`crate::os::resolv::Resolver::effective`]: systemd-resolved's
+/// uplink file when `/etc/resolv.conf` names only its stub, else `/etc/resolv.conf`).
+/// Addresses compare as addresses (`2001:DB8::1` is `2001:db8::1`) and domains
+/// case-insensitively without a trailing dot; the spec's spelling is kept when they are
+/// equal. Records the extra observed value `resolver` (`systemd-resolved` or `resolv.conf`)
+/// for the writer.
+fn dns(probe: &Probe, r: &Resource) -> Observation {
+    let effective = probe.resolver.effective();
+    let mut values = BTreeMap::new();
+    for (key, setting) in &r.settings {
+        let desired: Vec<String> = setting
+            .value
+            .as_array()
+            .map(|a| a.iter().map(display).collect())
+            .unwrap_or_default();
+        let found: Found = match (&effective, key.as_str()) {
+            (Err(why), _) => Err(why.clone()),
+            (Ok(conf), "server") => Ok((Some(ordered(&conf.servers, &desired, same_ip)), None)),
+            (Ok(conf), "search") => Ok((Some(ordered(&conf.search, &desired, same_domain)), None)),
+            _ => Err(NOT_READ_YET.into()),
+        };
+        values.insert(key.clone(), found);
+    }
+    let mut obs = build(values);
+    obs.values.insert(
+        "resolver".into(),
+        ObservedValue {
+            current: Some(Value::String(
+                if probe.resolver.uses_resolved() {
+                    "systemd-resolved"
+                } else {
+                    "resolv.conf"
+                }
+                .into(),
+            )),
+            pending: None,
+        },
+    );
+    obs
+}
+
+/// An ordered list observed on the host, each member in the spec's spelling when `same`
+/// says it is one of the spec's.
+fn ordered(observed: &[String], desired: &[String], same: fn(&str, &str) -> bool) -> Value {
+    Value::Array(
+        observed
+            .iter()
+            .map(|o| {
+                let spelled = desired.iter().find(|d| same(o, d)).unwrap_or(o);
+                Value::String(spelled.clone())
+            })
+            .collect(),
+    )
+}
+
+fn same_ip(a: &str, b: &str) -> bool {
+    match (a.parse::<IpAddr>(), b.parse::<IpAddr>()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+fn same_domain(a: &str, b: &str) -> bool {
+    a.trim_end_matches('.')
+        .eq_ignore_ascii_case(b.trim_end_matches('.'))
 }
 
 /// The boot-argument writer for this host: `grubby` where it answered (BLS hosts, RHEL

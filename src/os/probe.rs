@@ -16,7 +16,8 @@
 //! os-release(5), sysctl.d(5), GNU GRUB manual "Simple configuration" (`/etc/default/grub`),
 //! cloud-init docs (`reference/datasources/nocloud.rst`).
 
-use super::iproute::{self, IfAddress, Link, VfInfo};
+use super::iproute::{self, IfAddress, KernelRoute, Link, VfInfo};
+use super::resolv::{ResolvConf, Resolver};
 use super::transport::{Transport, TransportError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -121,6 +122,13 @@ pub struct Probe {
     /// Addresses by interface name from `ip -j addr`, without IPv6 link-local addresses;
     /// `None` like `links`.
     pub addrs: Option<BTreeMap<String, Vec<IfAddress>>>,
+    /// Routes of every table, IPv4 then IPv6, from `ip -j -4 route show table all` and
+    /// `ip -j -6 route show table all` (kernel-added ones included, see
+    /// [`KernelRoute::kernel_added`]); `None` when neither could be read. In sysroot mode a
+    /// missing `ip-route.json` / `ip-route6.json` is no routes.
+    pub routes: Option<Vec<KernelRoute>>,
+    /// The resolver configuration files (`/etc/resolv.conf`, systemd-resolved's).
+    pub resolver: Resolver,
     /// SR-IOV physical functions by interface name (every netdev whose device has
     /// `sriov_totalvfs`).
     pub sriov: BTreeMap<String, PfState>,
@@ -360,6 +368,8 @@ struct Raw {
     cmdline: Option<String>,
     ip: Option<RawIp>,
     #[serde(default)]
+    resolv: RawResolv,
+    #[serde(default)]
     sriov: BTreeMap<String, RawPf>,
     vfio_pci: Option<Vec<String>>,
     hugepages: Option<BTreeMap<String, RawHugeSize>>,
@@ -383,6 +393,17 @@ struct Raw {
 struct RawIp {
     link: Option<String>,
     addr: Option<String>,
+    #[serde(default)]
+    route: Option<String>,
+    #[serde(default)]
+    route6: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawResolv {
+    etc: Option<String>,
+    etc_link: Option<String>,
+    resolved: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -532,12 +553,30 @@ impl Probe {
     fn from_raw(raw: Raw) -> Probe {
         let mut errors = raw.errors;
 
-        let (links, addrs) = match raw.ip {
-            Some(ip) => (
-                ip.link.and_then(|t| iproute::parse_links(&t, &mut errors)),
-                ip.addr.and_then(|t| iproute::parse_addrs(&t, &mut errors)),
-            ),
-            None => (None, None),
+        let (links, addrs, routes) = match raw.ip {
+            Some(ip) => {
+                let v4 = ip
+                    .route
+                    .and_then(|t| iproute::parse_routes(&t, false, &mut errors));
+                let v6 = ip
+                    .route6
+                    .and_then(|t| iproute::parse_routes(&t, true, &mut errors));
+                let routes = match (v4, v6) {
+                    (None, None) if !raw.sysroot => None,
+                    (a, b) => Some(a.into_iter().chain(b).flatten().collect()),
+                };
+                (
+                    ip.link.and_then(|t| iproute::parse_links(&t, &mut errors)),
+                    ip.addr.and_then(|t| iproute::parse_addrs(&t, &mut errors)),
+                    routes,
+                )
+            }
+            None => (None, None, None),
+        };
+        let resolver = Resolver {
+            etc: raw.resolv.etc.as_deref().map(ResolvConf::parse),
+            etc_link: raw.resolv.etc_link,
+            resolved: raw.resolv.resolved.as_deref().map(ResolvConf::parse),
         };
 
         let mut sriov = BTreeMap::new();
@@ -719,6 +758,8 @@ impl Probe {
             uid: raw.uid,
             links,
             addrs,
+            routes,
+            resolver,
             sriov,
             vfio_pci: raw.vfio_pci,
             hugepages,

@@ -14,7 +14,10 @@
 # /boot and /usr path read, so the same script runs against a fake tree (tests, simulator). In
 # sysroot mode:
 #   - `ip` is not run: the raw `ip -j -d link` and `ip -j addr` outputs are read from
-#     $BMFLEET_SYSROOT/ip-link.json and $BMFLEET_SYSROOT/ip-addr.json;
+#     $BMFLEET_SYSROOT/ip-link.json and $BMFLEET_SYSROOT/ip-addr.json, and those of
+#     `ip -j -4 route show table all` and `ip -j -6 route show table all` from
+#     $BMFLEET_SYSROOT/ip-route.json and $BMFLEET_SYSROOT/ip-route6.json (optional: a fixture
+#     without them has no routes to compare);
 #   - grubby and systemctl are not run;
 #   - drivers are `driver` symlinks as in sysfs (the fixture links to its own
 #     sys/bus/pci/drivers/NAME directory; only the link's basename is used);
@@ -210,17 +213,40 @@ if [ -n "$R" ]; then
 	jfile "$R/ip-link.json" "$IP_CAP" text req
 	printf ',"addr":'
 	jfile "$R/ip-addr.json" "$IP_CAP" text req
+	printf ',"route":'
+	jfile "$R/ip-route.json" "$IP_CAP" text opt
+	printf ',"route6":'
+	jfile "$R/ip-route6.json" "$IP_CAP" text opt
 	printf '}'
 elif command -v ip >/dev/null 2>&1; then
 	printf '{"link":'
 	jcmd "ip -j -d link" "$IP_CAP" ip -j -d link show
 	printf ',"addr":'
 	jcmd "ip -j addr" "$IP_CAP" ip -j addr show
+	printf ',"route":'
+	jcmd "ip -j -4 route" "$IP_CAP" ip -j -4 route show table all
+	printf ',"route6":'
+	jcmd "ip -j -6 route" "$IP_CAP" ip -j -6 route show table all
 	printf '}'
 else
 	err ip "command not found"
 	printf null
 fi
+
+# Resolver configuration (resolv.conf(5)): /etc/resolv.conf, whether it is a symlink (and to
+# what), and systemd-resolved's uplink file, which holds the servers in use when
+# /etc/resolv.conf names only the stub 127.0.0.53.
+printf ',"resolv":{"etc":'
+jfile "$R/etc/resolv.conf" "$TEXT_CAP" text opt
+printf ',"etc_link":'
+if [ -L "$R/etc/resolv.conf" ] && rl=$(readlink "$R/etc/resolv.conf" 2>/dev/null); then
+	js "$rl"
+else
+	printf null
+fi
+printf ',"resolved":'
+jfile "$R/run/systemd/resolve/resolv.conf" "$TEXT_CAP" text opt
+printf '}'
 
 # SR-IOV physical functions (kernel Documentation/ABI/testing/sysfs-bus-pci).
 printf ',"sriov":{'

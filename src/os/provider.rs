@@ -2,7 +2,7 @@
 //! per run (one SSH connection, one round trip) reads everything the spec's OS resources
 //! need; [`super::observe`] turns it into observations.
 
-use super::observe::{NOT_READ_YET, observe, sysctl_keys, sysfs_keys};
+use super::observe::{observe, sysctl_keys, sysfs_keys};
 use super::probe::{ProbeRequest, run_probe};
 use super::transport::{SshTarget, Transport};
 use crate::engine::event::BmcRole;
@@ -37,9 +37,6 @@ pub const OS_KINDS: &[ResourceKind] = &[
     ResourceKind::Vfio,
     ResourceKind::CloudInit,
 ];
-
-/// Kinds owned but not compared yet: their resources are listed as not observed.
-const NOT_COMPARED: &[ResourceKind] = &[ResourceKind::Routes, ResourceKind::Dns];
 
 /// How to reach hosts over SSH.
 #[derive(Debug, Clone)]
@@ -193,16 +190,7 @@ impl OsProvider {
             }
             return out;
         }
-        let (compared, skipped): (Vec<Resource>, Vec<Resource>) = resources
-            .iter()
-            .cloned()
-            .partition(|r| !NOT_COMPARED.contains(&r.kind));
-        for r in &skipped {
-            out.not_observed.insert(
-                r.address.clone(),
-                format!("{}: {NOT_READ_YET}", r.kind.as_str()),
-            );
-        }
+        let compared: Vec<Resource> = resources.to_vec();
         if compared.is_empty() {
             return out;
         }

@@ -108,11 +108,9 @@ pub fn op_for(
             desired: network_document(ctx.host, r),
             write: Some(network_write(ctx.host, r, obs)?),
         },
-        // Routes and DNS are not read by the OS provider yet, so never planned; their op
-        // carries no write and is refused by the executor.
         ResourceKind::Routes | ResourceKind::Dns => Op::NetworkApply {
             desired: network_document(ctx.host, r),
-            write: None,
+            write: Some(routes_dns_write(ctx.host, r, obs)?),
         },
         ResourceKind::SrIov => {
             let pf = r.address.iface.clone().unwrap_or_default();
@@ -399,6 +397,40 @@ fn network_write(
         || obs.values.values().all(|v| v.current.is_none());
     render(backend, &net, name, new_iface, ROLLBACK_TIMEOUT_S)
         .map_err(|e| format!("{}: the {} writer: {e}", r.relative(), backend.as_str()))
+}
+
+/// The rendered write of the `routes` or `dns` resource through the recorded backend
+/// (`dns` also by the `resolver` the host was read with), see [`super::network::routes`].
+fn routes_dns_write(
+    host: &Host,
+    r: &Resource,
+    obs: &Observation,
+) -> Result<super::network::NetworkWrite, String> {
+    use super::network::NetworkBackend;
+    use super::network::routes::{render_dns, render_routes};
+    let backend = obs
+        .capabilities
+        .writer
+        .as_deref()
+        .and_then(NetworkBackend::parse)
+        .ok_or_else(|| {
+            format!(
+                "{}: no network backend was found when the host was read, so nothing can write it",
+                r.relative()
+            )
+        })?;
+    let net = host.settings.network.clone().unwrap_or_default();
+    let out = if r.kind == ResourceKind::Dns {
+        let dns = net.dns_resolver.map(|d| d.config).unwrap_or_default();
+        render_dns(
+            backend,
+            &dns,
+            obs.current("resolver").and_then(Value::as_str),
+        )
+    } else {
+        render_routes(backend, &net)
+    };
+    out.map_err(|e| format!("{}: the {} writer: {e}", r.relative(), backend.as_str()))
 }
 
 fn content_ref(name: &str, src: &CloudInitSource, files: &DataFiles) -> ContentRef {

@@ -35,7 +35,7 @@
 
 use super::from_spec::Seeding;
 use crate::spec::Host;
-use crate::spec::model::{BondMode, InterfaceState, InterfaceType, Scalar};
+use crate::spec::model::{BondMode, DnsConfig, InterfaceState, InterfaceType, Route, Scalar};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
@@ -326,6 +326,10 @@ struct HostOs {
     sysfs: BTreeMap<String, String>,
     /// `user-data`, `meta-data`, `network-config` -> text.
     cloud: BTreeMap<&'static str, String>,
+    /// `network.routes.config`.
+    routes: Vec<Route>,
+    /// `network.dns-resolver.config`.
+    dns: Option<DnsConfig>,
 }
 
 const KB_2M: u64 = 2048;
@@ -624,6 +628,17 @@ impl HostOs {
             sysctl,
             sysfs,
             cloud,
+            routes: s
+                .network
+                .as_ref()
+                .and_then(|n| n.routes.as_ref())
+                .map(|r| r.config.clone())
+                .unwrap_or_default(),
+            dns: s
+                .network
+                .as_ref()
+                .and_then(|n| n.dns_resolver.as_ref())
+                .map(|d| d.config.clone()),
         })
     }
 
@@ -766,6 +781,8 @@ impl HostOs {
         }
         self.write_hugepages(&w)?;
         self.write_links(&w)?;
+        self.write_routes(&w)?;
+        self.write_resolver(&w)?;
         for (key, value) in &self.sysctl {
             if key.is_empty() || key.contains("..") || key.starts_with('/') {
                 return Err(self.invalid(format!("sysctl key {key:?}")));
@@ -1013,6 +1030,124 @@ impl HostOs {
         }
         w.file("ip-link.json", &Value::Array(link_json).to_string())?;
         w.file("ip-addr.json", &Value::Array(addr_json).to_string())
+    }
+
+    /// `ip-route.json` and `ip-route6.json` as `ip -j -4/-6 route show table all` print
+    /// them on a Debian 12 host: the connected prefix of every IPv4 address (`proto kernel
+    /// scope link`) and its `local` table entry, `fe80::/64` on every link that is up, and
+    /// the spec's routes (`proto static`; IPv6 routes without a metric get the kernel's 1024;
+    /// a route without `next-hop-interface` goes out of the first link).
+    fn write_routes(&self, w: &Writer<'_>) -> Result<(), SysrootError> {
+        let mut v4 = Vec::new();
+        let mut v6 = Vec::new();
+        for l in &self.links {
+            for (ip, prefix) in &l.addrs {
+                if ip.contains(':') {
+                    continue;
+                }
+                let net = crate::os::iproute::parse_prefix(&format!("{ip}/{prefix}"), false)
+                    .map_or_else(|| ip.clone(), |(n, _)| n.to_string());
+                v4.push(json!({"dst": format!("{net}/{prefix}"), "dev": l.name,
+                    "protocol": "kernel", "scope": "link", "prefsrc": ip, "flags": []}));
+                v4.push(
+                    json!({"type": "local", "dst": ip, "table": "local", "dev": l.name,
+                    "protocol": "kernel", "scope": "host", "prefsrc": ip, "flags": []}),
+                );
+            }
+            if l.up {
+                v6.push(
+                    json!({"dst": "fe80::/64", "dev": l.name, "protocol": "kernel",
+                    "metric": 256, "pref": "medium", "flags": []}),
+                );
+            }
+        }
+        v4.push(
+            json!({"type": "local", "dst": "127.0.0.1", "table": "local", "dev": "lo",
+            "protocol": "kernel", "scope": "host", "prefsrc": "127.0.0.1", "flags": []}),
+        );
+        v6.push(
+            json!({"type": "local", "dst": "::1", "table": "local", "dev": "lo",
+            "protocol": "kernel", "metric": 0, "pref": "medium", "flags": []}),
+        );
+        let first = self.links.first().map_or("lo", |l| l.name.as_str());
+        for r in &self.routes {
+            let is_v6 = r.destination.contains(':');
+            let dst = match r.destination.as_str() {
+                "0.0.0.0/0" | "::/0" => "default".to_string(),
+                d => d
+                    .strip_suffix(if is_v6 { "/128" } else { "/32" })
+                    .unwrap_or(d)
+                    .to_string(),
+            };
+            let mut j = serde_json::Map::new();
+            j.insert("dst".into(), dst.into());
+            if let Some(g) = r
+                .next_hop_address
+                .as_ref()
+                .filter(|g| !matches!(g.as_str(), "0.0.0.0" | "::"))
+            {
+                j.insert("gateway".into(), g.clone().into());
+            }
+            j.insert(
+                "dev".into(),
+                r.next_hop_interface.as_deref().unwrap_or(first).into(),
+            );
+            if let Some(t) = r.table_id.filter(|t| *t != 0 && *t != 254) {
+                j.insert("table".into(), t.to_string().into());
+            }
+            j.insert("protocol".into(), "static".into());
+            match (r.metric, is_v6) {
+                (Some(m), _) if m != 0 || is_v6 => {
+                    j.insert("metric".into(), m.into());
+                }
+                (None, true) => {
+                    j.insert("metric".into(), 1024.into());
+                }
+                _ => {}
+            }
+            j.insert("flags".into(), json!([]));
+            if is_v6 {
+                j.insert("pref".into(), "medium".into());
+                v6.push(Value::Object(j));
+            } else {
+                v4.push(Value::Object(j));
+            }
+        }
+        w.file("ip-route.json", &Value::Array(v4).to_string())?;
+        w.file("ip-route6.json", &Value::Array(v6).to_string())
+    }
+
+    /// systemd-resolved's files, as on a Debian 12 host running it: `/etc/resolv.conf`
+    /// naming only the stub `127.0.0.53` (a regular file here: a sysroot cannot hold the
+    /// host's absolute symlink) and `/run/systemd/resolve/resolv.conf` with the spec's
+    /// servers and search list.
+    fn write_resolver(&self, w: &Writer<'_>) -> Result<(), SysrootError> {
+        let search = self
+            .dns
+            .as_ref()
+            .filter(|d| !d.search.is_empty())
+            .map(|d| format!("search {}\n", d.search.join(" ")))
+            .unwrap_or_default();
+        w.file(
+            "etc/resolv.conf",
+            &format!("# This is /run/systemd/resolve/stub-resolv.conf managed by man:systemd-resolved(8).\nnameserver 127.0.0.53\noptions edns0 trust-ad\n{search}"),
+        )?;
+        let mut uplink = String::from(
+            "# This is /run/systemd/resolve/resolv.conf managed by man:systemd-resolved(8).\n",
+        );
+        for server in self.dns.iter().flat_map(|d| d.server.iter()) {
+            if server.contains('\n') {
+                return Err(self.invalid(format!("DNS server {server:?}")));
+            }
+            uplink.push_str(&format!("nameserver {server}\n"));
+        }
+        if search.contains('\n') && search.matches('\n').count() > 1 {
+            return Err(self.invalid("DNS search domain with a newline".into()));
+        }
+        uplink.push_str(&search);
+        w.file("run/systemd/resolve/resolv.conf", &uplink)?;
+        w.file("usr/lib/systemd/systemd-resolved", "")?;
+        w.file("run/systemd/units/invocation:systemd-resolved.service", "")
     }
 
     /// The PF's device directory, its `sys/class/net` entry and, for SR-IOV, its VFs.

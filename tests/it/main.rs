@@ -20,6 +20,7 @@ mod golden;
 mod os_apply;
 mod os_network;
 mod os_provider;
+mod os_routes_dns;
 mod os_sshd;
 mod peer_sushy;
 mod plan_cli_graph;

@@ -18,7 +18,7 @@ pub fn path(iface: &str) -> String {
     format!("/etc/network/interfaces.d/bmfleet-{iface}")
 }
 
-fn stanza(i: &Interface) -> Result<PlannedFile, String> {
+fn stanza(net: &NetworkSpec, i: &Interface) -> Result<PlannedFile, String> {
     only_up(NetworkBackend::Ifupdown, i)?;
     let name = &i.name;
     let v4 = i.ipv4.as_ref().filter(|c| c.enabled != Some(false));
@@ -78,6 +78,22 @@ fn stanza(i: &Interface) -> Result<PlannedFile, String> {
         }
         InterfaceType::Ethernet => {}
     }
+    // interfaces(5) `up` commands, ip-route(8): `replace` so that bringing the interface
+    // up again does not fail on a route that is there.
+    for r in super::routes::routes_of(net, name)? {
+        let mut line = format!("    up ip route replace {}", r.destination);
+        if let Some(g) = r.gateway {
+            let _ = write!(line, " via {g}");
+        }
+        let _ = write!(line, " dev {name}");
+        if let Some(m) = r.metric {
+            let _ = write!(line, " metric {m}");
+        }
+        if let Some(t) = r.table {
+            let _ = write!(line, " table {t}");
+        }
+        let _ = writeln!(s, "{line}");
+    }
     let method6 = match v6 {
         Some(c) if c.autoconf == Some(true) => Some("auto"),
         Some(c) if c.dhcp == Some(true) => Some("dhcp"),
@@ -97,7 +113,7 @@ fn stanza(i: &Interface) -> Result<PlannedFile, String> {
 ///
 /// # Errors
 /// A state other than `up`, a value that is not plain.
-pub fn render(_net: &NetworkSpec, i: &Interface, new_iface: bool) -> Result<NetworkWrite, String> {
+pub fn render(net: &NetworkSpec, i: &Interface, new_iface: bool) -> Result<NetworkWrite, String> {
     let name = i.name.as_str();
     let activate = vec![cmd(&["ifdown", "--force", name]), cmd(&["ifup", name])];
     let revert = if new_iface && kind_of(i) != InterfaceType::Ethernet {
@@ -111,7 +127,7 @@ pub fn render(_net: &NetworkSpec, i: &Interface, new_iface: bool) -> Result<Netw
     }
     Ok(NetworkWrite {
         backend: NetworkBackend::Ifupdown,
-        files: vec![stanza(i)?],
+        files: vec![stanza(net, i)?],
         activate,
         commit: Vec::new(),
         revert,

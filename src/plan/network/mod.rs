@@ -13,7 +13,7 @@
 //! [`ifupdown`]; [`yaml`] emits the YAML documents of the first two.
 //!
 //! What the writers do not write (the plan says so instead of guessing): `ethernet.sr-iov`
-//! (its own `sriov` step), link speed, duplex and auto-negotiation, interface descriptions;
+//! (its own `sriov` step), link speed, duplex and auto-negotiation, interface descriptions (routes and DNS: [`routes`]);
 //! `state: down` and `state: absent` only through nmstate. Values are checked before they
 //! enter a file (interface names as the kernel takes them, addresses, MACs, bond options as
 //! plain tokens), so no spec value can add lines or sections to a file.
@@ -23,6 +23,7 @@ pub mod netplan;
 pub mod networkd;
 pub mod networkmanager;
 pub mod nmstate;
+pub mod routes;
 pub mod yaml;
 
 use crate::spec::model::{Interface, InterfaceState, InterfaceType, IpConfig, NetworkSpec, Scalar};

@@ -120,8 +120,38 @@ fn definition(i: &Interface) -> Result<Map<String, Value>, String> {
     Ok(d)
 }
 
-/// The file of `i`.
-fn file(i: &Interface) -> Result<PlannedFile, String> {
+/// `routes:` (netplan `doc/netplan-yaml.md`, "Routing": `to`, `via`, `metric`, `table`)
+/// added to a definition.
+fn with_routes(
+    net: &NetworkSpec,
+    i: &Interface,
+    mut d: Map<String, Value>,
+) -> Result<Map<String, Value>, String> {
+    let routes: Vec<Value> = super::routes::routes_of(net, &i.name)?
+        .into_iter()
+        .map(|r| {
+            let mut m = Map::new();
+            m.insert("to".into(), json!(r.destination));
+            if let Some(g) = r.gateway {
+                m.insert("via".into(), json!(g.to_string()));
+            }
+            if let Some(x) = r.metric {
+                m.insert("metric".into(), json!(x));
+            }
+            if let Some(t) = r.table {
+                m.insert("table".into(), json!(t));
+            }
+            Value::Object(m)
+        })
+        .collect();
+    if !routes.is_empty() {
+        d.insert("routes".into(), Value::Array(routes));
+    }
+    Ok(d)
+}
+
+/// The file of `i`, with the spec's routes that go out of it.
+fn file(net: &NetworkSpec, i: &Interface) -> Result<PlannedFile, String> {
     only_up(NetworkBackend::Netplan, i)?;
     let section = match kind_of(i) {
         InterfaceType::Ethernet => "ethernets",
@@ -131,7 +161,7 @@ fn file(i: &Interface) -> Result<PlannedFile, String> {
     let doc = json!({
         "network": {
             "version": 2,
-            section: { i.name.clone(): Value::Object(definition(i)?) }
+            section: { i.name.clone(): Value::Object(with_routes(net, i, definition(i)?)?) }
         }
     });
     let content = format!("# {}\n{}", super::header(&i.name), yaml::to_yaml(&doc));
@@ -144,12 +174,12 @@ fn file(i: &Interface) -> Result<PlannedFile, String> {
 /// A bond option netplan has no key for, a state other than `up`, a value that is not
 /// plain.
 pub fn render(net: &NetworkSpec, i: &Interface) -> Result<NetworkWrite, String> {
-    let mut files = vec![file(i)?];
+    let mut files = vec![file(net, i)?];
     let mut touches = vec![i.name.clone()];
     if kind_of(i) == InterfaceType::Bond {
         for p in ports(i) {
             check_name(&p)?;
-            files.push(file(&port_interface(net, &p))?);
+            files.push(file(net, &port_interface(net, &p))?);
             touches.push(p);
         }
     }

@@ -151,6 +151,18 @@ fn network(net: &NetworkSpec, i: &Interface) -> Result<PlannedFile, String> {
     {
         let _ = writeln!(s, "Address={a}");
     }
+    for r in super::routes::routes_of(net, &i.name)? {
+        let _ = write!(s, "\n[Route]\nDestination={}\n", r.destination);
+        if let Some(g) = r.gateway {
+            let _ = writeln!(s, "Gateway={g}");
+        }
+        if let Some(m) = r.metric {
+            let _ = writeln!(s, "Metric={m}");
+        }
+        if let Some(t) = r.table {
+            let _ = writeln!(s, "Table={t}");
+        }
+    }
     Ok(PlannedFile::new(network_path(&i.name), "0644", s))
 }
 

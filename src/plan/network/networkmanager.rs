@@ -52,7 +52,12 @@ pub fn uuid(iface: &str) -> String {
 }
 
 /// The `[ipv4]` or `[ipv6]` section.
-fn ip_section(s: &mut String, c: Option<&IpConfig>, v6: bool) -> Result<(), String> {
+fn ip_section(
+    s: &mut String,
+    c: Option<&IpConfig>,
+    v6: bool,
+    routes: &[super::routes::CheckedRoute],
+) -> Result<(), String> {
     let _ = writeln!(s, "\n[{}]", if v6 { "ipv6" } else { "ipv4" });
     let addrs = addresses(c.filter(|c| c.enabled != Some(false)), v6)?;
     let method = match c {
@@ -73,6 +78,22 @@ fn ip_section(s: &mut String, c: Option<&IpConfig>, v6: bool) -> Result<(), Stri
         let _ = writeln!(s, "address{}={a}", n + 1);
     }
     let _ = writeln!(s, "method={method}");
+    // nm-settings-keyfile(5): routeN=DEST[,GATEWAY[,METRIC]], routeN_options=table=T; a
+    // gateway of 0.0.0.0 / :: is none.
+    for (n, r) in routes.iter().filter(|r| r.v6 == v6).enumerate() {
+        let gw = r.gateway.map_or_else(
+            || if v6 { "::" } else { "0.0.0.0" }.to_string(),
+            |g| g.to_string(),
+        );
+        let _ = write!(s, "route{}={},{gw}", n + 1, r.destination);
+        if let Some(m) = r.metric {
+            let _ = write!(s, ",{m}");
+        }
+        s.push('\n');
+        if let Some(t) = r.table {
+            let _ = writeln!(s, "route{}_options=table={t}", n + 1);
+        }
+    }
     Ok(())
 }
 
@@ -125,8 +146,9 @@ fn keyfile(net: &NetworkSpec, i: &Interface) -> Result<PlannedFile, String> {
         InterfaceType::Ethernet => {}
     }
     if bond.is_none() {
-        ip_section(&mut s, i.ipv4.as_ref(), false)?;
-        ip_section(&mut s, i.ipv6.as_ref(), true)?;
+        let routes = super::routes::routes_of(net, &i.name)?;
+        ip_section(&mut s, i.ipv4.as_ref(), false, &routes)?;
+        ip_section(&mut s, i.ipv6.as_ref(), true, &routes)?;
     }
     Ok(PlannedFile::new(path(&i.name), "0600", s))
 }
