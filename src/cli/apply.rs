@@ -2,7 +2,7 @@ use super::plan::{Progress, SimFlags, live_source};
 use super::{Ctx, GlobalArgs, write_out};
 use crate::engine::{NullReporter, Reporter};
 use crate::ops::{ApplyRequest, PlanInput, PlanRequest, Run, StateDirs, apply_plan, plan_fleet};
-use crate::render::progress::{BarReporter, NdjsonReporter};
+use crate::render::progress::{BarReporter, LinesReporter, NdjsonReporter};
 use clap::{Args, ValueEnum};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -61,8 +61,9 @@ pub struct ApplyArgs {
     /// the fleet is not in Git). A plan from another commit is refused regardless.
     #[arg(long)]
     pub allow_dirty: bool,
-    /// Progress on stderr: a bar on a terminal (auto), NDJSON events (one per step start and
-    /// finish), or none.
+    /// Progress on stderr: auto is a bar on a terminal and timestamped lines otherwise (one per
+    /// batch, step start and finish, host outcome: for CI logs); NDJSON events (one per step
+    /// start and finish), or none.
     #[arg(long, value_enum, default_value_t = Progress::Auto)]
     pub progress: Progress,
     /// Report format on stdout.
@@ -122,7 +123,9 @@ pub fn run(
     let reporter: Arc<dyn Reporter> = match args.progress {
         Progress::Ndjson => Arc::new(NdjsonReporter::new(std::io::stderr())),
         Progress::Auto if std::io::stderr().is_terminal() => Arc::new(BarReporter::new()),
-        _ => Arc::new(NullReporter),
+        // Without a terminal (CI, a log file): timestamped plain lines.
+        Progress::Auto => Arc::new(LinesReporter::new(std::io::stderr())),
+        Progress::None => Arc::new(NullReporter),
     };
     let flags = SimFlags {
         simulate: args.simulate,

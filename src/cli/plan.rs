@@ -90,7 +90,7 @@ pub enum Format {
 /// Progress display.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Progress {
-    /// A bar when stderr is a terminal, nothing otherwise.
+    /// A bar when stderr is a terminal; otherwise nothing (plan) or timestamped lines (apply).
     Auto,
     /// One JSON event per line on stderr.
     Ndjson,

@@ -94,3 +94,126 @@ impl<W: Write + Send> Reporter for NdjsonReporter<W> {
         }
     }
 }
+
+/// Plain, timestamped progress lines for apply when stderr is not a terminal (CI logs): one
+/// line per batch, step start and finish and host outcome, `HH:MM:SSZ` (UTC) first. Refresh
+/// events print nothing (thousands of hosts would flood a log). Text from peers is shown with
+/// control characters escaped.
+pub struct LinesReporter<W: Write + Send> {
+    out: Mutex<W>,
+}
+
+impl<W: Write + Send> LinesReporter<W> {
+    /// A reporter writing to `out`.
+    pub fn new(out: W) -> Self {
+        Self {
+            out: Mutex::new(out),
+        }
+    }
+}
+
+/// The time of day in UTC, `HH:MM:SSZ`.
+fn utc_time_of_day() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let s = secs % 86_400;
+    format!("{:02}:{:02}:{:02}Z", s / 3600, s % 3600 / 60, s % 60)
+}
+
+/// `s` with control characters escaped, at most `max` characters.
+fn plain(s: &str, max: usize) -> String {
+    let mut out: String = s
+        .chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .take(max)
+        .collect();
+    if s.chars().count() > max {
+        out.push('…');
+    }
+    out
+}
+
+impl<W: Write + Send> Reporter for LinesReporter<W> {
+    fn event(&self, event: &Event) {
+        let line = match event {
+            Event::ApplyStarted { hosts, batches } => {
+                format!("applying {hosts} host(s) in {batches} batch(es)")
+            }
+            Event::BatchStarted { number, hosts } => {
+                format!("batch {number}: {hosts} host(s)")
+            }
+            Event::StepStarted {
+                host,
+                address,
+                description,
+                ..
+            } => format!("{host}: {address}: {}", plain(description, 200)),
+            Event::StepFinished {
+                host,
+                address,
+                ok,
+                detail,
+                ..
+            } => format!(
+                "{host}: {address}: {} {}",
+                if *ok { "done:" } else { "FAILED:" },
+                plain(detail, 400)
+            ),
+            Event::HostApplied { host, ok } => {
+                format!(
+                    "{host}: {}",
+                    if *ok {
+                        "applied and verified"
+                    } else {
+                        "failed"
+                    }
+                )
+            }
+            Event::ApplyFinished {
+                succeeded,
+                failed,
+                not_started,
+            } => format!(
+                "finished: {succeeded} succeeded, {failed} failed, {not_started} not started"
+            ),
+            _ => return,
+        };
+        if let Ok(mut out) = self.out.lock() {
+            let _ = writeln!(out, "{} {line}", utc_time_of_day());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_timestamped_escaped_and_skip_refresh_events() {
+        let r = LinesReporter::new(Vec::new());
+        r.event(&Event::HostRefreshed {
+            host: "a".into(),
+            ok: true,
+        });
+        r.event(&Event::StepFinished {
+            host: "a".into(),
+            index: 0,
+            address: "host/a/bios".into(),
+            ok: false,
+            detail: "HTTP 500\u{1b}[2J".into(),
+        });
+        let text = String::from_utf8(r.out.into_inner().unwrap()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1, "{text}");
+        let (stamp, rest) = lines[0].split_once(' ').unwrap();
+        assert!(stamp.len() == 9 && stamp.ends_with('Z'), "{stamp}");
+        assert_eq!(rest, "a: host/a/bios: FAILED: HTTP 500\\u{1b}[2J");
+    }
+}
