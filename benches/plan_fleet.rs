@@ -125,7 +125,10 @@ async fn run(hosts_n: usize, parallelism: usize, latency_ms: u64) {
     let sim = SimServer::start(config).await.unwrap();
     let targets = bmfleet::sim::targets::simulated_targets(&sim, &hosts, dir.path());
     let bmcs = targets.len() + targets.iter().filter(|t| t.dpu.is_some()).count();
-    let opts = RefreshOptions { parallelism };
+    let opts = RefreshOptions {
+        parallelism,
+        deadline: None,
+    };
     let t1 = Instant::now();
     let providers: Vec<Arc<dyn bmfleet::engine::Provider>> = vec![Arc::new(
         bmfleet::redfish::provider::RedfishProvider::new(targets, Default::default()),

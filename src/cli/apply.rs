@@ -163,6 +163,7 @@ pub fn run(
                     source: source.clone(),
                     os: os.clone(),
                     out: None,
+                    deadline: None,
                 };
                 let planned = plan_fleet(&fleet, &g.fleet, &req, reporter.clone())?.plan;
                 let mut text = crate::render::plan_text::render(&planned, ctx.style.color);

@@ -206,6 +206,32 @@ pub fn parse_fraction(s: &str) -> Result<f64, String> {
     }
 }
 
+/// A duration as `90s`, `10m`, `2h` or plain seconds (`45`), from 1 s to 24 h.
+///
+/// # Errors
+/// Anything else, in words.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let (num, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => t.split_at(i),
+        None => (t, "s"),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration such as 90s, 10m or 2h"))?;
+    let secs = match unit {
+        "s" => Some(n),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3600),
+        _ => None,
+    }
+    .ok_or_else(|| format!("`{s}` is not a duration such as 90s, 10m or 2h"))?;
+    if !(1..=86_400).contains(&secs) {
+        return Err("must be from 1s to 24h".into());
+    }
+    Ok(std::time::Duration::from_secs(secs))
+}
+
 /// Fails when filters were given and selected nothing: an empty plan must not look like a
 /// healthy fleet.
 ///
@@ -398,4 +424,22 @@ pub fn find_host<'a>(fleet: &'a LoadedFleet, name: &str) -> miette::Result<&'a c
             "no host named `{name}` in the fleet"
         )
     })
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_parse_with_units_and_bounds() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("25h").is_err());
+        assert!(parse_duration("10 minutes").is_err());
+        assert!(parse_duration("99999999999999999999h").is_err());
+    }
 }

@@ -42,6 +42,10 @@ pub struct PlanArgs {
     /// Hosts read at once (default: the Fleet's concurrency.parallelism).
     #[arg(long)]
     pub parallelism: Option<usize>,
+    /// Bound the whole read of live state (`90s`, `10m`, `2h`): hosts not read by then are
+    /// errors (exit 1), the others are planned as usual.
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_duration)]
+    pub deadline: Option<std::time::Duration>,
     /// Progress on stderr: a bar on a terminal (auto), NDJSON events, or none.
     #[arg(long, value_enum, default_value_t = Progress::Auto)]
     pub progress: Progress,
@@ -169,6 +173,7 @@ pub fn run(
         parallelism: args.parallelism,
         source,
         out: args.out.clone(),
+        deadline: args.deadline,
     };
     let planned = plan_fleet(&fleet, &g.fleet, &req, reporter);
     sim.stop();

@@ -9,13 +9,14 @@
 
 use super::event::{Event, Reporter};
 use super::provider::Provider;
-use crate::plan::observed::ObservedHost;
+use crate::plan::observed::{ObservedHost, ReadError};
 use crate::plan::resource::{DataFiles, ResourceKind, flatten};
 use crate::spec::Host;
 use futures::StreamExt;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// Why OS-side resources are not compared when no provider of a run owns them (a caller that
 /// wires only Redfish; the CLI always wires the OS provider, which gives its own reason).
@@ -26,12 +27,40 @@ pub const OS_NOT_READ: &str = "the OS was not read in this run";
 pub struct RefreshOptions {
     /// Hosts read at once (`--parallelism`, the Fleet's `concurrency.parallelism`).
     pub parallelism: usize,
+    /// The whole read ends this long after it starts (`--deadline`, tokio time): a host not
+    /// read by then (not started, or still waiting on a slow peer) is an error for that host
+    /// ([`DEADLINE_CODE`]); what was read is kept. `None`: no deadline.
+    pub deadline: Option<Duration>,
 }
 
 impl Default for RefreshOptions {
     fn default() -> Self {
-        Self { parallelism: 256 }
+        Self {
+            parallelism: 256,
+            deadline: None,
+        }
     }
+}
+
+/// The [`crate::plan::ReadError`] code of a host that was not read within the run's deadline.
+pub const DEADLINE_CODE: &str = "bmfleet::engine::deadline";
+
+/// `host` with every resource it has an error: not read within `after`.
+fn past_deadline(host: &Host, files: &DataFiles, after: Duration) -> ObservedHost {
+    let mut observed = ObservedHost::new(host.name.clone());
+    let error = ReadError {
+        endpoint: host.name.clone(),
+        message: format!(
+            "not read within the run's deadline ({} s)",
+            after.as_secs_f64()
+        ),
+        code: DEADLINE_CODE.into(),
+        help: "raise --deadline, or plan the slow hosts apart (--host, --exclude)".into(),
+    };
+    for r in flatten(host, files) {
+        observed.resources.insert(r.address, Err(error.clone()));
+    }
+    observed
 }
 
 /// What a refresh returns.
@@ -109,12 +138,26 @@ pub async fn refresh(
     });
     let total = AtomicU64::new(0);
     let parallelism = opts.parallelism.max(1);
+    let deadline = opts.deadline.map(|d| tokio::time::Instant::now() + d);
     let observed: BTreeMap<String, ObservedHost> = futures::stream::iter(hosts.iter().copied())
         .map(|h| {
             let reporter = reporter.clone();
             let total = &total;
             async move {
-                let o = refresh_host(h, files, providers, reporter.as_ref(), total).await;
+                let read = refresh_host(h, files, providers, reporter.as_ref(), total);
+                let o = match (deadline, opts.deadline) {
+                    (Some(at), Some(after)) => match tokio::time::timeout_at(at, read).await {
+                        Ok(o) => o,
+                        Err(_) => {
+                            reporter.event(&Event::HostRefreshed {
+                                host: h.name.clone(),
+                                ok: false,
+                            });
+                            past_deadline(h, files, after)
+                        }
+                    },
+                    _ => read.await,
+                };
                 (o.name.clone(), o)
             }
         })

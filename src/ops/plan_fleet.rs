@@ -59,6 +59,9 @@ pub struct PlanRequest {
     pub os: OsSource,
     /// Save the plan here (JSON, format 2.0).
     pub out: Option<PathBuf>,
+    /// Bound on reading live state (`--deadline`): hosts not read by then are errors, the
+    /// others are planned. `None`: no bound.
+    pub deadline: Option<std::time::Duration>,
 }
 
 /// What planning produced.
@@ -114,6 +117,7 @@ pub fn plan_fleet(
             .parallelism
             .unwrap_or(concurrency.parallelism as usize)
             .max(1),
+        deadline: req.deadline,
     };
     let client = client_options(fleet);
     let runtime = tokio::runtime::Builder::new_multi_thread()

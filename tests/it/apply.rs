@@ -313,6 +313,7 @@ impl OpsRig {
             source: self.source(&fleet),
             os: bmfleet::ops::OsSource::Skip("not read in this test".into()),
             out,
+            deadline: None,
         };
         bmfleet::ops::plan_fleet(&fleet, &self.dir, &req, Arc::new(NullReporter))
             .unwrap()

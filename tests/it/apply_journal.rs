@@ -244,6 +244,7 @@ fn secrets_never_reach_the_journal_or_the_audit_log() {
         source: rig.source(&fleet),
         os: bmfleet::ops::OsSource::Skip("not read in this test".into()),
         out: None,
+        deadline: None,
     };
     let planned = bmfleet::ops::plan_fleet(&fleet, &rig.dir, &req, Arc::new(NullReporter))
         .unwrap()

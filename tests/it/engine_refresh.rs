@@ -3,7 +3,9 @@
 
 use crate::plan_support::{current, refresh_redfish, staged};
 use bmfleet::engine::targets::{Credential, EndpointOverrides};
-use bmfleet::engine::{CredentialSource, Event, RecordingReporter, targets_for};
+use bmfleet::engine::{
+    CredentialSource, Event, NullReporter, RecordingReporter, RefreshOptions, refresh, targets_for,
+};
 use bmfleet::plan::ResourceKind;
 use bmfleet::secret::Secret;
 use bmfleet::sim::from_spec::{SIM_PASSWORD, SIM_USERNAME, Seeding, from_spec};
@@ -148,4 +150,73 @@ async fn an_unreachable_bmc_is_an_error_for_its_host_only() {
     assert!(result.observed[&hosts[0].name].first_error().is_none());
     assert!(result.observed[&hosts[2].name].first_error().is_none());
     sim.shutdown().await;
+}
+
+/// A provider that answers at once, except for one host whose peer never answers.
+struct Slow(&'static str);
+
+impl bmfleet::engine::Provider for Slow {
+    fn name(&self) -> &'static str {
+        "slow"
+    }
+    fn kinds(&self) -> &'static [bmfleet::plan::resource::ResourceKind] {
+        &[bmfleet::plan::resource::ResourceKind::Power]
+    }
+    fn read<'a>(
+        &'a self,
+        host: &'a bmfleet::spec::Host,
+        _resources: &'a [bmfleet::plan::resource::Resource],
+    ) -> futures::future::BoxFuture<'a, bmfleet::engine::provider::ProviderRead> {
+        Box::pin(async move {
+            if host.name == self.0 {
+                tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+            }
+            bmfleet::engine::provider::ProviderRead::default()
+        })
+    }
+    fn apply<'a>(
+        &'a self,
+        _host: &'a bmfleet::spec::Host,
+        _step: &'a bmfleet::plan::model::Step,
+    ) -> futures::future::BoxFuture<
+        'a,
+        Result<bmfleet::engine::provider::StepOutcome, bmfleet::engine::provider::ApplyError>,
+    > {
+        Box::pin(async { Ok(Default::default()) })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deadline_ends_the_read_the_slow_host_is_an_error_and_the_others_are_kept() {
+    let fleet = crate::plan_support::fleet();
+    let hosts: Vec<&bmfleet::spec::Host> = fleet.hosts.iter().collect();
+    let slow = hosts[0].name.clone();
+    let slow_static: &'static str = Box::leak(slow.clone().into_boxed_str());
+    let providers: Vec<Arc<dyn bmfleet::engine::Provider>> = vec![Arc::new(Slow(slow_static))];
+    let started = tokio::time::Instant::now();
+    let result = refresh(
+        &hosts,
+        &fleet.data_files,
+        &providers,
+        &RefreshOptions {
+            parallelism: 4,
+            deadline: Some(std::time::Duration::from_secs(30)),
+        },
+        Arc::new(NullReporter),
+    )
+    .await;
+    // Bounded by the deadline, not by the hour the slow peer takes.
+    assert!(started.elapsed() <= std::time::Duration::from_secs(31));
+    let e = result.observed[&slow]
+        .first_error()
+        .expect("the slow host is an error");
+    assert_eq!(e.code, bmfleet::engine::refresh::DEADLINE_CODE);
+    assert!(e.message.contains("deadline (30 s)"), "{}", e.message);
+    for h in hosts.iter().skip(1) {
+        assert!(
+            result.observed[&h.name].first_error().is_none(),
+            "{}",
+            h.name
+        );
+    }
 }
