@@ -21,22 +21,8 @@ use std::time::Duration;
 /// How often `await-os` tries a host that does not answer yet.
 pub const AWAIT_OS_POLL: Duration = Duration::from_secs(10);
 
-/// The resource kinds the OS provider owns (read over SSH, written by the coming OS steps).
-pub const OS_KINDS: &[ResourceKind] = &[
-    ResourceKind::Ethernet,
-    ResourceKind::Bond,
-    ResourceKind::Vlan,
-    ResourceKind::SrIov,
-    ResourceKind::Routes,
-    ResourceKind::Dns,
-    ResourceKind::KernelArgs,
-    ResourceKind::Hugepages,
-    ResourceKind::Sysctl,
-    ResourceKind::Tunables,
-    ResourceKind::Sysfs,
-    ResourceKind::Vfio,
-    ResourceKind::CloudInit,
-];
+/// The resource kinds the OS provider owns, reads over SSH and writes: [`ResourceKind::OS`].
+pub const OS_KINDS: &[ResourceKind] = &ResourceKind::OS;
 
 /// How to reach hosts over SSH.
 #[derive(Debug, Clone)]

@@ -125,21 +125,7 @@ const RESET_FEEDERS: &[ResourceKind] = &[
 
 /// Kinds whose steps run in the host's OS over SSH (see [`ResourceKind::in_os`]): they need
 /// the host powered on.
-pub const OS_STEPS: &[ResourceKind] = &[
-    K::Ethernet,
-    K::Bond,
-    K::Vlan,
-    K::SrIov,
-    K::Routes,
-    K::Dns,
-    K::KernelArgs,
-    K::Hugepages,
-    K::Sysctl,
-    K::Tunables,
-    K::Sysfs,
-    K::Vfio,
-    K::CloudInit,
-];
+pub const OS_STEPS: &[ResourceKind] = &ResourceKind::OS;
 
 /// The ordering rules between the resources of one host (cross-host order comes from
 /// `dependsOn`, see [`DEPENDS_ON_RULE`]).

@@ -210,19 +210,27 @@ impl ResourceKind {
         }
     }
 
-    /// True for the kinds that live in the host's OS (network, kernel, tunables,
-    /// cloud-init): their steps run over SSH, so they need the OS up.
+    /// The kinds that live in the host's OS (network, kernel, tunables, cloud-init): read
+    /// and written over SSH by the OS provider, so their steps need the OS up.
+    pub const OS: [ResourceKind; 13] = [
+        ResourceKind::Ethernet,
+        ResourceKind::Bond,
+        ResourceKind::Vlan,
+        ResourceKind::SrIov,
+        ResourceKind::Routes,
+        ResourceKind::Dns,
+        ResourceKind::KernelArgs,
+        ResourceKind::Hugepages,
+        ResourceKind::Sysctl,
+        ResourceKind::Tunables,
+        ResourceKind::Sysfs,
+        ResourceKind::Vfio,
+        ResourceKind::CloudInit,
+    ];
+
+    /// True for the kinds of [`ResourceKind::OS`].
     pub fn in_os(self) -> bool {
-        !matches!(
-            self,
-            ResourceKind::Power
-                | ResourceKind::Boot
-                | ResourceKind::Bios
-                | ResourceKind::DpuMode
-                | ResourceKind::DpuBios
-                | ResourceKind::Reboot
-                | ResourceKind::Host
-        )
+        Self::OS.contains(&self)
     }
 
     /// Where the kind sorts among the steps of one host when the graph leaves a choice:

@@ -104,6 +104,16 @@ async fn apply_now(
     .unwrap()
 }
 
+/// Sysroots of `hosts` under `dir`, seeded from their specs without drift.
+fn seed(fleet: &LoadedFleet, hosts: &[&Host], dir: &Path) -> bmfleet::sim::os::Sysroots {
+    let no_drift = Seeding {
+        seed: 3,
+        drift_rate: 0.0,
+        factory_rate: 0.0,
+    };
+    bmfleet::sim::os::write_sysroots(hosts, &fleet.data_files, dir, no_drift).unwrap()
+}
+
 fn write(root: &Path, rel: &str, text: &str) {
     let p = root.join(rel);
     assert!(p.exists(), "{} is not in the seeded sysroot", p.display());
@@ -127,17 +137,7 @@ async fn os_drift_is_applied_through_the_local_transport_and_plans_to_no_changes
     let fleet = bmfleet::spec::load::load_dir(Path::new(FLEET)).unwrap();
     let hosts = hosts_of(&fleet, &["r1-c01", "r1-d01"]);
     let tmp = tempfile::tempdir().unwrap();
-    let seeded = bmfleet::sim::os::write_sysroots(
-        &hosts,
-        &fleet.data_files,
-        tmp.path(),
-        Seeding {
-            seed: 3,
-            drift_rate: 0.0,
-            factory_rate: 0.0,
-        },
-    )
-    .unwrap();
+    let seeded = seed(&fleet, &hosts, tmp.path());
     let c01 = seeded.roots["r1-c01"].clone();
     let d01 = seeded.roots["r1-d01"].clone();
     // Drift, as an operator's hand would leave it.
@@ -265,9 +265,7 @@ async fn a_hugepage_shortfall_fails_the_step_and_names_the_node() {
     let fleet = bmfleet::spec::load::load_dir(Path::new(FLEET)).unwrap();
     let hosts = hosts_of(&fleet, &["r1-c01"]);
     let tmp = tempfile::tempdir().unwrap();
-    let seeded =
-        bmfleet::sim::os::write_sysroots(&hosts, &fleet.data_files, tmp.path(), Seeding::default())
-            .unwrap();
+    let seeded = seed(&fleet, &hosts, tmp.path());
     let root = seeded.roots["r1-c01"].clone();
     let pool = "sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages";
     fs::create_dir_all(root.join(".kernel-max").join(pool).parent().unwrap()).unwrap();
@@ -321,9 +319,7 @@ async fn sriov_counts_go_through_zero_and_a_count_above_totalvfs_is_refused() {
     let fleet = bmfleet::spec::load::load_dir(Path::new(FLEET)).unwrap();
     let hosts = hosts_of(&fleet, &["r1-c01"]);
     let tmp = tempfile::tempdir().unwrap();
-    let seeded =
-        bmfleet::sim::os::write_sysroots(&hosts, &fleet.data_files, tmp.path(), Seeding::default())
-            .unwrap();
+    let seeded = seed(&fleet, &hosts, tmp.path());
     let root = seeded.roots["r1-c01"].clone();
     let transport = Transport::Local {
         sysroot: root.clone(),
@@ -384,17 +380,7 @@ async fn kernel_args_boot_hugepages_and_cloud_init_apply_on_the_reboot() {
     let fleet = bmfleet::spec::load::load_dir(Path::new(FLEET)).unwrap();
     let hosts = hosts_of(&fleet, &["r1-d01"]);
     let tmp = tempfile::tempdir().unwrap();
-    let seeded = bmfleet::sim::os::write_sysroots(
-        &hosts,
-        &fleet.data_files,
-        tmp.path(),
-        Seeding {
-            seed: 3,
-            drift_rate: 0.0,
-            factory_rate: 0.0,
-        },
-    )
-    .unwrap();
+    let seeded = seed(&fleet, &hosts, tmp.path());
     let d01 = seeded.roots["r1-d01"].clone();
     // Drift: iommu=pt gone from the GRUB file and the running kernel, half the 1G pages
     // missing, other user-data in the seed and in the instance.
