@@ -567,15 +567,7 @@ fn render_host(out: &mut Vec<String>, p: Paint, h: &PlanHost) {
 /// A line of a file or command as shown in a plan: control characters escaped, so a plan
 /// file cannot move the cursor or forge lines.
 fn shown(line: &str) -> String {
-    line.chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
+    super::diff_text::escape_controls(line)
 }
 
 /// A file as the text plan shows it: `#   PATH (MODE):` then each line after `#     | `

@@ -123,18 +123,9 @@ fn utc_time_of_day() -> String {
 
 /// `s` with control characters escaped, at most `max` characters.
 fn plain(s: &str, max: usize) -> String {
-    let mut out: String = s
-        .chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .take(max)
-        .collect();
-    if s.chars().count() > max {
+    let escaped = super::diff_text::escape_controls(s);
+    let mut out: String = escaped.chars().take(max).collect();
+    if escaped.chars().count() > max {
         out.push('…');
     }
     out
